@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * shmem_zero: batched zero-range operations on tmpfs files (memfd, /dev/shm).
+ *
+ * One ioctl on /dev/shmem_zero names a tmpfs file by fd and a vector of
+ * page-aligned byte ranges of it.  See Documentation/shmem_zero.rst.
+ */
+#ifndef _UAPI_LINUX_SHMEM_ZERO_H
+#define _UAPI_LINUX_SHMEM_ZERO_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define SHMEM_ZERO_DEVICE	"/dev/shmem_zero"
+
+/* Modes (struct shmem_zero_args.mode). */
+enum shmem_zero_mode {
+	/*
+	 * Afterwards every byte of every range reads as zero: resident
+	 * folios are unmapped and removed, swap entries freed, parts of
+	 * large folios zeroed in place.  Holes stay holes.  Needs the fd
+	 * open for writing.
+	 */
+	SHMEM_ZERO_MODE_DISCARD		= 0,
+	/*
+	 * Classify every page without faulting or changing anything: the
+	 * counters, and one byte per page (enum shmem_zero_page) in the
+	 * optional map.  Needs the fd open for reading.
+	 */
+	SHMEM_ZERO_MODE_QUERY		= 1,
+};
+
+/* Per-page classes written to the QUERY map. */
+enum shmem_zero_page {
+	SHMEM_ZERO_PAGE_HOLE		= 0,	/* not allocated (or past EOF) */
+	SHMEM_ZERO_PAGE_ZERO		= 1,	/* resident, every byte zero */
+	SHMEM_ZERO_PAGE_DATA		= 2,	/* resident, some byte non-zero */
+	SHMEM_ZERO_PAGE_SWAP		= 3,	/* swapped out (content unknown) */
+	SHMEM_ZERO_PAGE_UNWRITTEN	= 4,	/* fallocated, reads as zero */
+};
+
+/* One byte range of the file; offset and length page aligned, length > 0. */
+struct shmem_zero_range {
+	__u64 offset;
+	__u64 length;
+};
+
+/* The most ranges one call takes (16 MiB of vector). */
+#define SHMEM_ZERO_MAX_RANGES	(1U << 20)
+
+/*
+ * Extensible argument, in the openat2()/clone3() way: @size is the size
+ * the caller knows.  The kernel accepts any size from
+ * SHMEM_ZERO_ARGS_SIZE_VER0 on; bytes it does not know must be zero
+ * (E2BIG otherwise).  It writes back min(@size, its own size) bytes.
+ *
+ * Output fields are written back on success and on failure: they describe
+ * the completed prefix of the vector.  Ranges [0, ranges_done) are done;
+ * bytes_done also counts the done, page-aligned head of range ranges_done
+ * when a call stopped inside it (EINTR).  Page counters count pages of
+ * PAGE_SIZE that the call found or acted on, ranges clipped at EOF.
+ */
+struct shmem_zero_args {
+	__u32 size;		/* in: sizeof(struct shmem_zero_args) */
+	__s32 fd;		/* in: the tmpfs file */
+	__u32 mode;		/* in: enum shmem_zero_mode */
+	__u32 flags;		/* in: must be 0 */
+	__u64 ranges;		/* in: user pointer to struct shmem_zero_range[] */
+	__u64 nr_ranges;	/* in: at most SHMEM_ZERO_MAX_RANGES */
+	__u64 map;		/* in: QUERY: user pointer to __u8[map_len], or 0 */
+	__u64 map_len;		/* in: bytes at map; >= pages in all ranges */
+
+	__u64 ranges_done;	/* out: ranges fully done */
+	__u64 bytes_done;	/* out: bytes done, partial range included */
+	__u64 hole_pages;	/* out: holes (skipped, never allocated) */
+	__u64 zero_pages;	/* out: QUERY: resident, all zero */
+	__u64 data_pages;	/* out: QUERY: resident, not all zero */
+	__u64 unwritten_pages;	/* out: QUERY: fallocated, not written */
+	__u64 swap_pages;	/* out: QUERY: swapped; DISCARD: swap freed */
+	__u64 freed_pages;	/* out: DISCARD: resident pages removed */
+	__u64 zeroed_pages;	/* out: DISCARD: zeroed in place (part of a
+				 * large folio that stays)
+				 */
+};
+
+#define SHMEM_ZERO_ARGS_SIZE_VER0	120	/* first published size */
+
+#define SHMEM_ZERO_IOC_MAGIC	0xBA
+/* The size lives in struct shmem_zero_args.size, not in the number. */
+#define SHMEM_ZERO_IOC_RANGES	_IO(SHMEM_ZERO_IOC_MAGIC, 0x01)
+
+#endif /* _UAPI_LINUX_SHMEM_ZERO_H */

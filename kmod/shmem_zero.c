@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmem_zero: batched zero-range operations on tmpfs files.
+ *
+ * /dev/shmem_zero takes a tmpfs file (memfd, /dev/shm file) by fd and a
+ * vector of page-aligned ranges of it, and walks the page cache of each range
+ * once, without faulting: holes are skipped, resident folios and swap entries
+ * are dropped (DISCARD) or classified (QUERY).  See Documentation/shmem_zero.rst.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fsnotify.h>
+#include <linux/highmem.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+#include <uapi/linux/shmem_zero.h>
+
+#include "compat.h"
+
+/* Ranges copied from user space at a time. */
+#define SZ_CHUNK	(PAGE_SIZE / sizeof(struct shmem_zero_range))
+/* Pages one shmem_truncate_range() call takes, bounding signal latency. */
+#define SZ_RUN_MAX	2048UL
+
+struct sz_call {
+	struct shmem_zero_args args;	/* kernel copy; out fields accumulate */
+	struct file *file;
+	struct inode *inode;
+	struct address_space *mapping;
+	struct shmem_zero_range *chunk;	/* SZ_CHUNK ranges */
+	u8 __user *map;			/* QUERY map cursor, or NULL */
+};
+
+static int sz_check_range(const struct shmem_zero_range *r)
+{
+	if (!r->length || !PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->length))
+		return -EINVAL;
+	if (r->offset > LLONG_MAX || r->length > LLONG_MAX - r->offset)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Copy ranges [first, first + nr) of the user vector into c->chunk and check
+ * them.  The vector is read twice (validated whole, then applied), so the
+ * second read checks again: user space may change it in between.
+ */
+static int sz_load_chunk(struct sz_call *c, u64 first, unsigned int nr)
+{
+	const struct shmem_zero_range __user *uranges =
+		u64_to_user_ptr(c->args.ranges);
+	unsigned int i;
+	int ret;
+
+	if (copy_from_user(c->chunk, uranges + first, nr * sizeof(*c->chunk)))
+		return -EFAULT;
+	for (i = 0; i < nr; i++) {
+		ret = sz_check_range(&c->chunk[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* First pass: the whole vector is valid, and the map is large enough. */
+static int sz_validate(struct sz_call *c)
+{
+	u64 pages = 0, first;
+	unsigned int i, nr;
+	int ret;
+
+	for (first = 0; first < c->args.nr_ranges; first += nr) {
+		nr = min_t(u64, SZ_CHUNK, c->args.nr_ranges - first);
+		ret = sz_load_chunk(c, first, nr);
+		if (ret)
+			return ret;
+		for (i = 0; i < nr; i++)
+			pages += c->chunk[i].length >> PAGE_SHIFT;
+	}
+	/* Cannot overflow: at most 2^20 ranges of at most 2^51 pages. */
+	if (c->map && pages > c->args.map_len)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Next page cache entry at an index in [*index, end), or NULL.  Returns a
+ * swap (value) entry, or a folio with a reference held; *index is set to the
+ * entry's index.  The reference keeps a large folio from being split or
+ * freed, so its index and size are stable until folio_put().
+ */
+static void *sz_next_entry(struct address_space *mapping, pgoff_t *index,
+			   pgoff_t end)
+{
+	XA_STATE(xas, &mapping->i_pages, *index);
+	void *entry;
+
+	rcu_read_lock();
+	for (;;) {
+		entry = xas_find(&xas, end - 1);
+		if (xas_retry(&xas, entry))
+			continue;
+		if (!entry || xa_is_value(entry))
+			break;
+		if (!sz_folio_try_get(entry)) {
+			xas_reset(&xas);
+			continue;
+		}
+		if (unlikely(entry != xas_reload(&xas))) {
+			folio_put(entry);
+			xas_reset(&xas);
+			continue;
+		}
+		break;
+	}
+	rcu_read_unlock();
+	if (entry)
+		*index = xa_is_value(entry) ? xas.xa_index :
+						 ((struct folio *)entry)->index;
+	return entry;
+}
+
+/* Pages an entry covers; swap entries are single pages before 6.12. */
+static unsigned long sz_entry_pages(void *entry)
+{
+	return xa_is_value(entry) ? 1 : folio_nr_pages(entry);
+}
+
+static int sz_map_fill(struct sz_call *c, u8 class, unsigned long nr)
+{
+	if (!c->map)
+		return 0;
+	if (class == SHMEM_ZERO_PAGE_HOLE) {
+		if (clear_user(c->map, nr))
+			return -EFAULT;
+	} else {
+		unsigned long i;
+
+		for (i = 0; i < nr; i++)
+			if (put_user(class, c->map + i))
+				return -EFAULT;
+	}
+	c->map += nr;
+	return 0;
+}
+
+static bool sz_page_is_zero(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	bool zero = !memchr_inv(addr, 0, PAGE_SIZE);
+
+	kunmap_local(addr);
+	return zero;
+}
+
+/*
+ * QUERY pages [first, first + nr) of a referenced folio.  The content is read
+ * without the folio lock: the answer is a snapshot, as with read(2).  Folios
+ * that are not uptodate were fallocated and read as zero; they are not read.
+ * A hwpoisoned folio is never read and is reported as data.
+ */
+static int sz_query_folio(struct sz_call *c, struct folio *folio,
+			  pgoff_t first, unsigned long nr)
+{
+	unsigned long i;
+	int ret;
+
+	if (!folio_test_uptodate(folio)) {
+		c->args.unwritten_pages += nr;
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr);
+	}
+	for (i = 0; i < nr; i++) {
+		struct page *page = folio_page(folio, first - folio->index + i);
+		bool zero = !PageHWPoison(page) && sz_page_is_zero(page);
+
+		if (zero)
+			c->args.zero_pages++;
+		else
+			c->args.data_pages++;
+		ret = sz_map_fill(c, zero ? SHMEM_ZERO_PAGE_ZERO :
+					    SHMEM_ZERO_PAGE_DATA, 1);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* QUERY [index, end).  *done: pages classified so far, for EINTR. */
+static int sz_query_range(struct sz_call *c, pgoff_t index, pgoff_t end,
+			  pgoff_t *done)
+{
+	pgoff_t start = index;
+	int ret = 0;
+
+	while (index < end) {
+		pgoff_t pos = index, first;
+		unsigned long nr;
+		void *entry;
+
+		if (signal_pending(current))
+			return -EINTR;
+		entry = sz_next_entry(c->mapping, &pos, end);
+		first = entry ? max(pos, index) : end;
+		c->args.hole_pages += first - index;
+		ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, first - index);
+		if (ret || !entry)
+			goto out;
+		nr = min(pos + sz_entry_pages(entry), end) - first;
+		if (xa_is_value(entry)) {
+			c->args.swap_pages += nr;
+			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
+		} else {
+			ret = sz_query_folio(c, entry, first, nr);
+			folio_put(entry);
+		}
+		if (ret)
+			goto out;
+		index = first + nr;
+		*done = index - start;
+		cond_resched();
+	}
+out:
+	if (!ret)
+		*done = end - start;
+	return ret;
+}
+
+/*
+ * Find the next run of contiguous page cache entries in [*index, end), at
+ * most SZ_RUN_MAX pages plus one folio.  Returns false if there is none.
+ * Counts what it finds: the counts are what the following truncation
+ * removes, unless a fault races with it (then the range reads zero anyway,
+ * or holds what the racing writer wrote after the discard).
+ */
+static bool sz_next_run(struct sz_call *c, pgoff_t index, pgoff_t end,
+			pgoff_t *run_start, pgoff_t *run_end)
+{
+	pgoff_t pos = index;
+	bool found = false;
+
+	while (pos < end) {
+		pgoff_t first, next, at = pos;
+		void *entry = sz_next_entry(c->mapping, &at, end);
+
+		if (!entry)
+			break;
+		first = max(at, index);
+		if (found && first != *run_end) {
+			if (!xa_is_value(entry))
+				folio_put(entry);
+			break;
+		}
+		next = min(at + sz_entry_pages(entry), end);
+		if (xa_is_value(entry)) {
+			c->args.swap_pages += next - first;
+		} else {
+			/* Partly covered large folio: zeroed (split if it can). */
+			if (at < index || at + folio_nr_pages(entry) > end)
+				c->args.zeroed_pages += next - first;
+			else
+				c->args.freed_pages += next - first;
+			folio_put(entry);
+		}
+		if (!found)
+			*run_start = first;
+		found = true;
+		*run_end = next;
+		pos = next;
+		if (*run_end - *run_start >= SZ_RUN_MAX)
+			break;
+	}
+	return found;
+}
+
+/*
+ * DISCARD [index, end) with i_rwsem held.  Each run of entries is unmapped
+ * from every shared mapping and removed by shmem_truncate_range(), which
+ * frees swap entries, and zeroes (and tries to split) large folios that
+ * straddle the run's edges: exactly what FALLOC_FL_PUNCH_HOLE does to the
+ * run, without faulting and without touching the holes between runs.
+ */
+static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
+			    pgoff_t *done)
+{
+	pgoff_t start = index, run_start, run_end;
+
+	while (index < end) {
+		if (signal_pending(current))
+			return -EINTR;
+		if (!sz_next_run(c, index, end, &run_start, &run_end))
+			break;
+		c->args.hole_pages += run_start - index;
+		if (mapping_mapped(c->mapping))
+			unmap_mapping_pages(c->mapping, run_start,
+					    run_end - run_start, false);
+		shmem_truncate_range(c->inode, (loff_t)run_start << PAGE_SHIFT,
+				     ((loff_t)run_end << PAGE_SHIFT) - 1);
+		index = run_end;
+		*done = index - start;
+		cond_resched();
+	}
+	c->args.hole_pages += end - index;
+	*done = end - start;
+	return 0;
+}
+
+static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
+{
+	u64 size = round_up(i_size_read(c->inode), PAGE_SIZE);
+	u64 last = min(r->offset + r->length, size);
+	pgoff_t index = r->offset >> PAGE_SHIFT;
+	pgoff_t end = r->offset < size ? last >> PAGE_SHIFT : index;
+	pgoff_t done = 0;
+	u64 past = (r->length >> PAGE_SHIFT) - (end - index);
+	int ret = 0;
+
+	if (c->args.mode == SHMEM_ZERO_MODE_QUERY) {
+		ret = sz_query_range(c, index, end, &done);
+		/* Pages past EOF read as nothing: holes. */
+		if (!ret && past) {
+			c->args.hole_pages += past;
+			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, past);
+		}
+	} else {
+		/* Pages past EOF: a no-op, as for a punched hole. */
+		ret = sz_discard_range(c, index, end, &done);
+	}
+	if (ret) {
+		c->args.bytes_done += (u64)done << PAGE_SHIFT;
+		return ret;
+	}
+	c->args.bytes_done += r->length;
+	c->args.ranges_done++;
+	return 0;
+}
+
+/* Second pass: apply the vector, stopping at the first error. */
+static int sz_apply(struct sz_call *c)
+{
+	unsigned int i, nr;
+	u64 first;
+	int ret;
+
+	for (first = 0; first < c->args.nr_ranges; first += nr) {
+		nr = min_t(u64, SZ_CHUNK, c->args.nr_ranges - first);
+		ret = sz_load_chunk(c, first, nr);
+		if (ret)
+			return ret;
+		for (i = 0; i < nr; i++) {
+			ret = sz_apply_range(c, &c->chunk[i]);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The checks of vfs_fallocate() and shmem_fallocate() for a punch hole, in
+ * their order, so that errors read the same.  The device grants nothing the
+ * fd does not: DISCARD needs it open for writing, QUERY for reading.
+ */
+static int sz_check_file(struct sz_call *c)
+{
+	struct inode *inode = file_inode(c->file);
+	bool discard = c->args.mode == SHMEM_ZERO_MODE_DISCARD;
+
+	if (!(c->file->f_mode & (discard ? FMODE_WRITE : FMODE_READ)))
+		return -EBADF;
+	if (discard && (IS_APPEND(inode) || IS_IMMUTABLE(inode)))
+		return -EPERM;
+	if (discard && IS_SWAPFILE(inode))
+		return -ETXTBSY;
+	if (S_ISFIFO(inode->i_mode))
+		return -ESPIPE;
+	if (S_ISDIR(inode->i_mode))
+		return -EISDIR;
+	if (!S_ISREG(inode->i_mode))
+		return -ENODEV;
+	/* Not tmpfs: other filesystems, hugetlbfs, overlayfs over tmpfs. */
+	if (!shmem_mapping(inode->i_mapping))
+		return -EOPNOTSUPP;
+	c->inode = inode;
+	c->mapping = inode->i_mapping;
+	return 0;
+}
+
+static int sz_run(struct sz_call *c)
+{
+	int ret;
+
+	ret = sz_check_file(c);
+	if (ret)
+		return ret;
+	ret = sz_validate(c);
+	if (ret)
+		return ret;
+	if (c->args.mode == SHMEM_ZERO_MODE_QUERY)
+		return sz_apply(c);
+
+	/*
+	 * Lock order as in vfs_fallocate() -> shmem_fallocate(): sb_writers,
+	 * then i_rwsem; shmem_truncate_range() takes folio locks and, to
+	 * unmap, i_mmap_rwsem below that.  Seals change under i_rwsem.
+	 */
+	file_start_write(c->file);
+	inode_lock(c->inode);
+	if (SHMEM_I(c->inode)->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+		ret = -EPERM;
+	else
+		ret = sz_apply(c);
+	inode_unlock(c->inode);
+	if (c->args.freed_pages || c->args.zeroed_pages || c->args.swap_pages)
+		fsnotify_modify(c->file);
+	file_end_write(c->file);
+	return ret;
+}
+
+static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
+{
+	struct shmem_zero_args in;
+	struct sz_call c = {};
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, &uargs->size))
+		return -EFAULT;
+	if (usize < SHMEM_ZERO_ARGS_SIZE_VER0)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	ret = copy_struct_from_user(&in, sizeof(in), uargs, usize);
+	if (ret)
+		return ret;
+	/* Outputs start from zero, whatever the caller left there. */
+	c.args = (struct shmem_zero_args) {
+		.size = in.size, .fd = in.fd, .mode = in.mode,
+		.flags = in.flags, .ranges = in.ranges,
+		.nr_ranges = in.nr_ranges, .map = in.map, .map_len = in.map_len,
+	};
+
+	ret = -EINVAL;
+	if (c.args.mode > SHMEM_ZERO_MODE_QUERY || c.args.flags ||
+	    c.args.nr_ranges > SHMEM_ZERO_MAX_RANGES)
+		goto out;
+	if (c.args.mode == SHMEM_ZERO_MODE_QUERY && c.args.map) {
+		c.map = u64_to_user_ptr(c.args.map);
+		ret = -EFAULT;
+		if (!access_ok(c.map, c.args.map_len))
+			goto out;
+	}
+	ret = -EBADF;
+	c.file = fget(c.args.fd);
+	if (!c.file)
+		goto out;
+	c.chunk = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	ret = c.chunk ? sz_run(&c) : -ENOMEM;
+	kfree(c.chunk);
+	fput(c.file);
+out:
+	if (copy_to_user(uargs, &c.args, min_t(size_t, usize, sizeof(c.args))))
+		return -EFAULT;
+	return ret;
+}
+
+static long sz_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case SHMEM_ZERO_IOC_RANGES:
+		return sz_ioctl_ranges(u64_to_user_ptr((u64)arg));
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations sz_fops = {
+	.owner		= THIS_MODULE,	/* pins the module while open */
+	.unlocked_ioctl	= sz_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+/* 0666: the ioctl only does what the fd it is given already allows. */
+static struct miscdevice sz_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "shmem_zero",
+	.fops	= &sz_fops,
+	.mode	= 0666,
+};
+
+module_misc_device(sz_misc);
+
+MODULE_DESCRIPTION("Batched zero-range discard and query for tmpfs files");
+MODULE_AUTHOR("shmem-zero developers");
+MODULE_LICENSE("GPL");
