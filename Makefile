@@ -3,6 +3,7 @@
 # make            build kmod/shmem_zero.ko against KDIR (W=1; add C=1 for sparse)
 # make check      every test: static checks, then the kselftests in a VM
 # make demo       the 1 GiB zero-page stream demo in a VM
+# make bench      DISCARD vs punch-hole on fragmented vectors, in a VM
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
 
@@ -23,6 +24,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C user/demo clean
+	$(MAKE) -C user/bench clean
 	rm -rf $(BUILD)
 
 symcheck: module
@@ -52,4 +54,11 @@ demo: deps module
 	$(MAKE) -C user/demo
 	scripts/vm-run -- user/demo/shmem_zero_demo
 
-.PHONY: all module clean symcheck checkpatch deps check demo
+# DISCARD vs punch-hole, 100k random single-page ranges over a 1 GiB memfd:
+# half-populated, then empty.  A benchmark, not a test.
+bench: deps module
+	$(MAKE) -C user/bench
+	scripts/vm-run -- sh -c 'user/bench/sz_frag_bench 100000 3 2 && \
+		user/bench/sz_frag_bench 100000 3 0'
+
+.PHONY: all module clean symcheck checkpatch deps check demo bench

@@ -235,50 +235,76 @@ out:
 	return ret;
 }
 
+/* Page cache entries found in [start, end), by what DISCARD does to them. */
+struct sz_run {
+	pgoff_t start, end;	/* first entry, and where the run stops */
+	unsigned long whole;	/* pages of folios entirely inside */
+	unsigned long partial;	/* pages of large folios partly inside */
+	unsigned long swap;	/* swap entries */
+};
+
 /*
- * Find the next run of contiguous page cache entries in [*index, end), at
- * most SZ_RUN_MAX pages plus one folio.  Returns false if there is none.
- * Counts what it finds: the counts are what the following truncation
- * removes, unless a fault races with it (then the range reads zero anyway,
- * or holds what the racing writer wrote after the discard).
+ * One RCU walk from @index: the run of contiguous entries that starts at the
+ * first entry, ending after SZ_RUN_MAX pages or when the CPU is wanted (@gaps
+ * false); or every entry up to @end (@gaps true, for spans of at most a run).
+ * Returns false if it found nothing.  A folio is counted only under a
+ * reference taken and re-checked against its slot, which keeps it from being
+ * split or freed meanwhile.
  */
-static bool sz_next_run(struct sz_call *c, pgoff_t index, pgoff_t end,
-			pgoff_t *run_start, pgoff_t *run_end)
+static bool sz_walk(struct address_space *mapping, pgoff_t index,
+		    pgoff_t end, bool gaps, struct sz_run *run)
 {
-	pgoff_t pos = index;
+	XA_STATE(xas, &mapping->i_pages, index);
 	bool found = false;
+	void *entry;
 
-	while (pos < end) {
-		pgoff_t first, next, at = pos;
-		void *entry = sz_next_entry(c->mapping, &at, end);
+	*run = (struct sz_run) { .start = end, .end = end };
+	rcu_read_lock();
+	xas_for_each(&xas, entry, end - 1) {
+		pgoff_t first, next;
+		unsigned long nr;
+		bool inside = true;
 
-		if (!entry)
-			break;
-		first = max(at, index);
-		if (found && first != *run_end) {
-			if (!xa_is_value(entry))
-				folio_put(entry);
-			break;
-		}
-		next = min(at + sz_entry_pages(entry), end);
+		if (xas_retry(&xas, entry))
+			continue;
 		if (xa_is_value(entry)) {
-			c->args.swap_pages += next - first;
+			first = xas.xa_index;
+			nr = 1;
 		} else {
-			/* Partly covered large folio: zeroed (split if it can). */
-			if (at < index || at + folio_nr_pages(entry) > end)
-				c->args.zeroed_pages += next - first;
-			else
-				c->args.freed_pages += next - first;
-			folio_put(entry);
+			struct folio *folio = entry;
+
+			if (!sz_folio_try_get(folio))
+				goto retry;
+			if (unlikely(folio != xas_reload(&xas))) {
+				folio_put(folio);
+				goto retry;
+			}
+			first = folio->index;
+			nr = folio_nr_pages(folio);
+			folio_put(folio);
+			inside = first >= index && first + nr <= end;
 		}
-		if (!found)
-			*run_start = first;
-		found = true;
-		*run_end = next;
-		pos = next;
-		if (*run_end - *run_start >= SZ_RUN_MAX)
+		next = min(first + nr, end);
+		first = max(first, index);
+		if (found && !gaps && first != run->end)
 			break;
+		if (!found)
+			run->start = first;
+		found = true;
+		run->end = next;
+		if (xa_is_value(entry))
+			run->swap += next - first;
+		else if (inside)
+			run->whole += next - first;
+		else
+			run->partial += next - first;
+		if (!gaps && (next - run->start >= SZ_RUN_MAX || need_resched()))
+			break;
+		continue;
+retry:
+		xas_reset(&xas);
 	}
+	rcu_read_unlock();
 	return found;
 }
 
@@ -288,24 +314,38 @@ static bool sz_next_run(struct sz_call *c, pgoff_t index, pgoff_t end,
  * frees swap entries, and zeroes (and tries to split) large folios that
  * straddle the run's edges: exactly what FALLOC_FL_PUNCH_HOLE does to the
  * run, without faulting and without touching the holes between runs.
+ *
+ * The counts are what the walk found.  Faults do not take i_rwsem; one that
+ * races with a run re-adds a page the run already counted as freed, which is
+ * the outcome of a fault just after the call.
  */
 static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			    pgoff_t *done)
 {
-	pgoff_t start = index, run_start, run_end;
+	pgoff_t start = index;
+	struct sz_run run, left;
 
 	while (index < end) {
+		unsigned long zeroed = 0;
+
 		if (signal_pending(current))
 			return -EINTR;
-		if (!sz_next_run(c, index, end, &run_start, &run_end))
+		if (!sz_walk(c->mapping, index, end, false, &run))
 			break;
-		c->args.hole_pages += run_start - index;
 		if (mapping_mapped(c->mapping))
-			unmap_mapping_pages(c->mapping, run_start,
-					    run_end - run_start, false);
-		shmem_truncate_range(c->inode, (loff_t)run_start << PAGE_SHIFT,
-				     ((loff_t)run_end << PAGE_SHIFT) - 1);
-		index = run_end;
+			unmap_mapping_pages(c->mapping, run.start,
+					    run.end - run.start, false);
+		shmem_truncate_range(c->inode, (loff_t)run.start << PAGE_SHIFT,
+				     ((loff_t)run.end << PAGE_SHIFT) - 1);
+		/* What stays of partly covered folios was zeroed, not split. */
+		if (run.partial && sz_walk(c->mapping, run.start, run.end,
+					   true, &left))
+			zeroed = min(left.whole + left.partial, run.partial);
+		c->args.hole_pages += run.start - index;
+		c->args.swap_pages += run.swap;
+		c->args.freed_pages += run.whole + run.partial - zeroed;
+		c->args.zeroed_pages += zeroed;
+		index = run.end;
 		*done = index - start;
 		cond_resched();
 	}

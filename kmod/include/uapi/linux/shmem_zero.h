@@ -58,7 +58,8 @@ struct shmem_zero_range {
  * the completed prefix of the vector.  Ranges [0, ranges_done) are done;
  * bytes_done also counts the done, page-aligned head of range ranges_done
  * when a call stopped inside it (EINTR).  Page counters count pages of
- * PAGE_SIZE that the call found or acted on, ranges clipped at EOF.
+ * PAGE_SIZE: DISCARD those before EOF it found or acted on; QUERY every page
+ * of every range, pages past EOF as holes, so its counts add up to the map.
  */
 struct shmem_zero_args {
 	__u32 size;		/* in: sizeof(struct shmem_zero_args) */

@@ -1,0 +1,2775 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests for /dev/shmem_zero (see kmod/include/uapi/linux/shmem_zero.h).
+ *
+ * The tests check outcomes, not only return codes: file contents are read
+ * back with pread() (which never allocates a tmpfs hole), memory is watched
+ * through /proc/meminfo (Shmem, ShmemHugePages, SwapFree), fstat() st_blocks
+ * and /proc/PID/status RssShmem, and every rejected call is followed by a
+ * proof that nothing changed.
+ *
+ * Needs root inside the test VM for a few cases (ramfs mount, chattr, THP and
+ * swap setup, module unload/reload); those SKIP when they cannot run.
+ * The module reload test runs last and leaves the module loaded.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/magic.h>
+#include <linux/shmem_zero.h>
+
+/*
+ * The 6.1 harness defines a signal handler with an unused parameter; keep
+ * -Wextra -Werror for this file but not for that one line of the header.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+
+/* <linux/fs.h> clashes with <sys/mount.h>; these values are ABI. */
+#ifndef FS_IOC_GETFLAGS
+#define FS_IOC_GETFLAGS		_IOR('f', 1, long)
+#define FS_IOC_SETFLAGS		_IOW('f', 2, long)
+#endif
+#ifndef FS_IMMUTABLE_FL
+#define FS_IMMUTABLE_FL		0x00000010
+#define FS_APPEND_FL		0x00000020
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT		21
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB		0x0004U
+#endif
+
+#define PG		4096ULL
+#define KB		1024LL
+#define MIB		(1024ULL * 1024)
+#define GIB		(1024ULL * MIB)
+#define DISCARD		SHMEM_ZERO_MODE_DISCARD
+#define QUERY		SHMEM_ZERO_MODE_QUERY
+#define GARBAGE		0xdeadbeefcafef00dULL
+#define CHUNK_PAGES	256ULL
+/* st_blocks of @pages resident pages */
+#define BLK(pages)	((long long)((pages) * PG / 512))
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                        */
+/* ------------------------------------------------------------------ */
+
+static int memfd(const char *name, uint64_t size, unsigned int flags)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | flags);
+
+	if (fd < 0)
+		return -1;
+	if (size && ftruncate(fd, size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int open_dev(void)
+{
+	return open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+static void args_init(struct shmem_zero_args *a, int fd, uint32_t mode,
+		      const struct shmem_zero_range *r, uint64_t nr)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->fd = fd;
+	a->mode = mode;
+	a->ranges = (uintptr_t)r;
+	a->nr_ranges = nr;
+}
+
+/* Fill every output field with garbage, to see that failures write them. */
+static void args_poison_out(struct shmem_zero_args *a)
+{
+	a->ranges_done = a->bytes_done = a->hole_pages = a->zero_pages = GARBAGE;
+	a->data_pages = a->unwritten_pages = a->swap_pages = GARBAGE;
+	a->freed_pages = a->zeroed_pages = GARBAGE;
+}
+
+/* 0 on success, else errno. */
+static int sz(int dev, struct shmem_zero_args *a)
+{
+	return ioctl(dev, SHMEM_ZERO_IOC_RANGES, a) ? errno : 0;
+}
+
+static int sz_call(int dev, int fd, uint32_t mode,
+		   const struct shmem_zero_range *r, uint64_t nr,
+		   void *map, uint64_t map_len, struct shmem_zero_args *a)
+{
+	args_init(a, fd, mode, r, nr);
+	a->map = (uintptr_t)map;
+	a->map_len = map_len;
+	return sz(dev, a);
+}
+
+static long long blocks(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : (long long)st.st_blocks;
+}
+
+static long long fsize(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : (long long)st.st_size;
+}
+
+/* Fold the per-cpu vmstat deltas into the globals (root only; best effort). */
+static void vmstat_refresh(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "1\n", 2) < 0) {
+			/* EINVAL when some counter is transiently negative */
+		}
+		close(fd);
+	}
+}
+
+static long long kv_kb(const char *path, const char *key)
+{
+	size_t kl = strlen(key);
+	long long v = -1;
+	char line[256];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtoll(line + kl + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static long long meminfo_kb(const char *key)
+{
+	vmstat_refresh();
+	return kv_kb("/proc/meminfo", key);
+}
+
+static long long rss_shmem_kb(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	return kv_kb(path, "RssShmem");
+}
+
+static long long llabsdiff(long long a, long long b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	/* xorshift64* */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/*
+ * Page contents: page with tag t (t != 0) holds words (0xA5 << 56) | t << 9 | i,
+ * different for every page and word and never zero; tag 0 means all zero.
+ */
+static inline uint64_t tagw(uint64_t tag, unsigned int i)
+{
+	return (0xA5ULL << 56) | (tag << 9) | i;
+}
+
+static void page_fill(void *p, uint64_t tag)
+{
+	uint64_t *q = p;
+
+	for (unsigned int i = 0; i < PG / 8; i++)
+		q[i] = tag ? tagw(tag, i) : 0;
+}
+
+static bool page_is(const void *p, uint64_t tag)
+{
+	const uint64_t *q = p;
+
+	if (!tag) {
+		for (unsigned int i = 0; i < PG / 8; i++)
+			if (q[i])
+				return false;
+		return true;
+	}
+	for (unsigned int i = 0; i < PG / 8; i++)
+		if (q[i] != tagw(tag, i))
+			return false;
+	return true;
+}
+
+/* Every word is either zero or what page_fill(tag) put there. */
+static bool page_is_tag_or_zero(const void *p, uint64_t tag)
+{
+	const uint64_t *q = p;
+
+	for (unsigned int i = 0; i < PG / 8; i++)
+		if (q[i] && q[i] != tagw(tag, i))
+			return false;
+	return true;
+}
+
+static char iobuf[CHUNK_PAGES * PG] __attribute__((aligned(4096)));
+
+/* Page p gets tag base + p (base >= 1), or tags[p] when tags != NULL. */
+static int fill_pages(int fd, uint64_t first, uint64_t n, uint64_t base,
+		      const uint64_t *tags)
+{
+	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
+		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
+
+		for (uint64_t i = 0; i < c; i++)
+			page_fill(iobuf + i * PG, tags ? tags[p + i] : base + p + i);
+		if (pwrite(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
+			return -1;
+	}
+	return 0;
+}
+
+static int fill_bytes(int fd, uint64_t first, uint64_t n, int byte)
+{
+	memset(iobuf, byte, sizeof(iobuf));
+	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
+		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
+
+		if (pwrite(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Number of pages in [first, first + n) whose contents differ from the
+ * expectation: tags[p] if tags, else base + p if base, else zero.
+ * *first_bad gets the first such page (or -1).  -1 on read error.
+ */
+static long long bad_pages(int fd, uint64_t first, uint64_t n, uint64_t base,
+			   const uint64_t *tags, long long *first_bad)
+{
+	long long bad = 0;
+
+	if (first_bad)
+		*first_bad = -1;
+	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
+		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
+
+		if (pread(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
+			return -1;
+		for (uint64_t i = 0; i < c; i++) {
+			uint64_t t = tags ? tags[p + i] : base ? base + p + i : 0;
+
+			if (!page_is(iobuf + i * PG, t)) {
+				if (first_bad && *first_bad < 0)
+					*first_bad = p + i;
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+/* Pages in [first, first + n) not entirely made of @byte. */
+static long long bad_byte_pages(int fd, uint64_t first, uint64_t n, int byte)
+{
+	long long bad = 0;
+
+	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
+		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
+
+		if (pread(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
+			return -1;
+		for (uint64_t i = 0; i < c * PG; i += PG) {
+			const unsigned char *b = (unsigned char *)iobuf + i;
+
+			for (uint64_t j = 0; j < PG; j++) {
+				if (b[j] != (unsigned char)byte) {
+					bad++;
+					break;
+				}
+			}
+		}
+	}
+	return bad;
+}
+
+static int write_page(int fd, uint64_t p, uint64_t tag)
+{
+	char buf[PG] __attribute__((aligned(64)));
+
+	page_fill(buf, tag);
+	return pwrite(fd, buf, PG, p * PG) == (ssize_t)PG ? 0 : -1;
+}
+
+/* Shared-memory THP possible for a memfd written with pwrite()? */
+static bool shmem_thp_for_memfd(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+		      O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	return strstr(buf, "[always]") || strstr(buf, "[within_size]") ||
+	       strstr(buf, "[force]");
+}
+
+/* All output fields zero (what a rejected, validated call must report). */
+#define ASSERT_OUT_ZERO(a) do {						\
+	ASSERT_EQ(0ULL, (a).ranges_done);				\
+	ASSERT_EQ(0ULL, (a).bytes_done);				\
+	ASSERT_EQ(0ULL, (a).hole_pages);				\
+	ASSERT_EQ(0ULL, (a).zero_pages);				\
+	ASSERT_EQ(0ULL, (a).data_pages);				\
+	ASSERT_EQ(0ULL, (a).unwritten_pages);				\
+	ASSERT_EQ(0ULL, (a).swap_pages);				\
+	ASSERT_EQ(0ULL, (a).freed_pages);				\
+	ASSERT_EQ(0ULL, (a).zeroed_pages);				\
+} while (0)
+
+/* ------------------------------------------------------------------ */
+/* Fixture: an open /dev/shmem_zero                                     */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(sz) {
+	int dev;
+};
+
+FIXTURE_SETUP(sz)
+{
+	self->dev = -1;
+	ASSERT_EQ(PG, (unsigned long long)sysconf(_SC_PAGESIZE));
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev) TH_LOG("open %s: %s", SHMEM_ZERO_DEVICE,
+				       strerror(errno));
+}
+
+FIXTURE_TEARDOWN(sz)
+{
+	if (self->dev >= 0)
+		close(self->dev);
+}
+
+/* ------------------------------------------------------------------ */
+/* DISCARD                                                              */
+/* ------------------------------------------------------------------ */
+
+/* DISCARD over 1 GiB of holes allocates nothing and counts every page. */
+TEST_F(sz, discard_holes_1g)
+{
+	const uint64_t n = GIB / PG;
+	struct shmem_zero_range r = { 0, GIB }, *v;
+	struct shmem_zero_args a;
+	long long shm0, shm1, rss0, rss1;
+	const uint64_t nv = 4096;
+	char *m;
+	int fd;
+
+	fd = memfd("holes", GIB, 0);
+	ASSERT_LE(0, fd);
+	shm0 = meminfo_kb("Shmem");
+	ASSERT_LE(0, shm0);
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(GIB, a.bytes_done);
+	EXPECT_EQ(n, a.hole_pages);
+	EXPECT_EQ(0ULL, a.freed_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	EXPECT_EQ(0ULL, a.swap_pages);
+	EXPECT_EQ(0ULL, a.zero_pages);
+	EXPECT_EQ(0ULL, a.data_pages);
+	EXPECT_EQ(0ULL, a.unwritten_pages);
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm1, shm0), 1024) TH_LOG("Shmem %lld -> %lld kB", shm0, shm1);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ((long long)GIB, fsize(fd));
+
+	/* The same hole as 4096 ranges of 256 KiB, in reverse order. */
+	v = calloc(nv, sizeof(*v));
+	ASSERT_NE(NULL, v);
+	for (uint64_t i = 0; i < nv; i++) {
+		v[i].offset = (nv - 1 - i) * (GIB / nv);
+		v[i].length = GIB / nv;
+	}
+	/* ... with a shared mapping of it in place (untouched). */
+	m = mmap(NULL, GIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	rss0 = rss_shmem_kb(getpid());
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, v, nv, NULL, 0, &a));
+	EXPECT_EQ(nv, a.ranges_done);
+	EXPECT_EQ(GIB, a.bytes_done);
+	EXPECT_EQ(n, a.hole_pages);
+	EXPECT_EQ(0ULL, a.freed_pages);
+	rss1 = rss_shmem_kb(getpid());
+	EXPECT_EQ(rss0, rss1);
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm1, shm0), 1024) TH_LOG("Shmem %lld -> %lld kB", shm0, shm1);
+	EXPECT_EQ(0, blocks(fd));
+
+	/* Reading holes back (pread) gives zeros and allocates nothing. */
+	EXPECT_EQ(0, bad_pages(fd, 0, 256, 0, NULL, NULL));
+	EXPECT_EQ(0, bad_pages(fd, n - 256, 256, 0, NULL, NULL));
+	EXPECT_EQ(0, blocks(fd));
+
+	munmap(m, GIB);
+	free(v);
+	close(fd);
+}
+
+/* DISCARD of resident data frees it: st_blocks 0, Shmem drops, zeros read. */
+TEST_F(sz, discard_resident_frees)
+{
+	const uint64_t n = 64 * MIB / PG;
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	long long shm0, shm1, shm2, first_bad;
+	int fd;
+
+	fd = memfd("resident", n * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 1, NULL));
+	ASSERT_EQ((long long)(n * PG / 512), blocks(fd));
+	shm0 = meminfo_kb("Shmem");
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(n * PG, a.bytes_done);
+	EXPECT_EQ(n, a.freed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	EXPECT_EQ(0ULL, a.swap_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ((long long)(n * PG), fsize(fd));
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm0 - shm1, (long long)(n * PG / KB)), 2048)
+		TH_LOG("Shmem %lld -> %lld kB, expected a drop of %llu kB",
+		       shm0, shm1, n * PG / KB);
+
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, NULL, &first_bad))
+		TH_LOG("first non-zero page %lld", first_bad);
+	/* pread of the holes did not allocate */
+	EXPECT_EQ(0, blocks(fd));
+	shm2 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm2, shm1), 1024);
+
+	/* Again: now all holes. */
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(n, a.hole_pages);
+	EXPECT_EQ(0ULL, a.freed_pages);
+	close(fd);
+}
+
+/* Stale non-zero data: only the discarded middle turns zero. */
+TEST_F(sz, discard_stale_middle)
+{
+	const uint64_t n = 64 * MIB / PG, lo = n / 4, hi = 3 * n / 4;
+	struct shmem_zero_range r = { lo * PG, (hi - lo) * PG };
+	struct shmem_zero_args a;
+	long long shm0, shm1;
+	unsigned char edge[2];
+	int fd;
+
+	fd = memfd("stale", n * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_bytes(fd, 0, n, 0xAA));
+	shm0 = meminfo_kb("Shmem");
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(hi - lo, a.freed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	EXPECT_EQ((long long)((n - (hi - lo)) * PG / 512), blocks(fd));
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm0 - shm1, (long long)((hi - lo) * PG / KB)), 2048)
+		TH_LOG("Shmem %lld -> %lld kB", shm0, shm1);
+
+	EXPECT_EQ(0, bad_byte_pages(fd, 0, lo, 0xAA));
+	EXPECT_EQ(0, bad_byte_pages(fd, lo, hi - lo, 0));
+	EXPECT_EQ(0, bad_byte_pages(fd, hi, n - hi, 0xAA));
+	/* byte-exact edges */
+	ASSERT_EQ(2, pread(fd, edge, 2, lo * PG - 1));
+	EXPECT_EQ(0xAA, edge[0]);
+	EXPECT_EQ(0, edge[1]);
+	ASSERT_EQ(2, pread(fd, edge, 2, hi * PG - 1));
+	EXPECT_EQ(0, edge[0]);
+	EXPECT_EQ(0xAA, edge[1]);
+	close(fd);
+}
+
+/*
+ * Another process has the file mapped MAP_SHARED and touched: the pages are
+ * unmapped from it (RssShmem drops, mincore says not resident) and it reads
+ * zeros afterwards.
+ */
+TEST_F(sz, discard_unmaps_other_process)
+{
+	const uint64_t n = 32 * MIB / PG;
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	int p2c[2], c2p[2], status, fd;
+	long long rss0, rss1;
+	char c = 0;
+	pid_t pid;
+
+	fd = memfd("mapped", n * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe(p2c));
+	ASSERT_EQ(0, pipe(c2p));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		unsigned char *vec = malloc(n);
+		char *m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+		uint64_t resident = 0, bad = 0;
+
+		if (m == MAP_FAILED || !vec)
+			_exit(10);
+		for (uint64_t p = 0; p < n; p++)
+			page_fill(m + p * PG, 1 + p);
+		if (write(c2p[1], "r", 1) != 1 || read(p2c[0], &c, 1) != 1)
+			_exit(11);
+		if (mincore(m, n * PG, vec))
+			_exit(12);
+		for (uint64_t p = 0; p < n; p++)
+			resident += vec[p] & 1;
+		if (resident)
+			_exit(13);
+		for (uint64_t p = 0; p < n; p++)
+			bad += !page_is(m + p * PG, 0);
+		_exit(bad ? 14 : 0);
+	}
+
+	ASSERT_EQ(1, read(c2p[0], &c, 1));
+	/* RSS counters are cached per thread: up to 64 events of lag */
+	rss0 = rss_shmem_kb(pid);
+	EXPECT_LE((long long)(n * PG / KB) - 512, rss0);
+	EXPECT_EQ((long long)(n * PG / 512), blocks(fd));
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(n, a.freed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	rss1 = rss_shmem_kb(pid);
+	EXPECT_LT(rss1, 256) TH_LOG("child RssShmem %lld -> %lld kB", rss0, rss1);
+	EXPECT_EQ(0, blocks(fd));
+
+	ASSERT_EQ(1, write(p2c[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: 13 = pages still resident, 14 = non-zero contents");
+	/* the child's read faults allocated zero pages; pread agrees */
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, NULL, NULL));
+	close(p2c[0]); close(p2c[1]); close(c2p[0]); close(c2p[1]);
+	close(fd);
+}
+
+/*
+ * Thousands of random ranges (single and multi page, overlapping, unsorted,
+ * duplicated, partly or entirely beyond EOF) over a file whose pages are data,
+ * holes or fallocated, compared with a model in user memory.
+ */
+#define MX_PAGES	4096ULL
+#define MX_BEYOND	256ULL
+#define MX_RANGES	3000
+#define MX_ROUNDS	4
+enum { ST_HOLE, ST_DATA, ST_UNWRITTEN };
+
+TEST_F(sz, discard_mixed_vectors)
+{
+	uint64_t seed = 0x5eed5eed1234abcdULL, next_tag = 1;
+	uint64_t *tag = calloc(MX_PAGES, sizeof(*tag));
+	uint8_t *st = calloc(MX_PAGES, 1);
+	uint8_t *qmap = malloc(MX_PAGES);
+	struct shmem_zero_range *r = calloc(MX_RANGES + 8, sizeof(*r));
+	bool thp = shmem_thp_for_memfd();
+	struct shmem_zero_range all = { 0, MX_PAGES * PG };
+	struct shmem_zero_args a;
+	long long first_bad;
+	char *m;
+	int fd;
+
+	ASSERT_TRUE(tag && st && r && qmap);
+	fd = memfd("mixed", MX_PAGES * PG, 0);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, MX_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	if (thp)
+		TH_LOG("shmem THP enabled: page counters checked as sums only");
+
+	/* round 0: every page data */
+	for (uint64_t p = 0; p < MX_PAGES; p++) {
+		tag[p] = next_tag++;
+		st[p] = ST_DATA;
+	}
+	ASSERT_EQ(0, fill_pages(fd, 0, MX_PAGES, 0, tag));
+
+	for (int round = 0; round < MX_ROUNDS; round++) {
+		uint64_t nr = 0, exp_freed = 0, exp_hole = 0, exp_bytes = 0;
+		uint64_t resident = 0;
+
+		if (round) {
+			/* repopulate some pages in various ways */
+			for (int k = 0; k < 600; k++) {
+				uint64_t p = rnd(&seed) % MX_PAGES;
+				uint64_t len = 1 + rnd(&seed) % 24;
+
+				if (p + len > MX_PAGES)
+					len = MX_PAGES - p;
+				switch (rnd(&seed) % 4) {
+				case 0:		/* pwrite */
+					for (uint64_t q = p; q < p + len; q++) {
+						tag[q] = next_tag++;
+						st[q] = ST_DATA;
+					}
+					ASSERT_EQ(0, fill_pages(fd, p, len, 0, tag));
+					break;
+				case 1:		/* store through the mapping */
+					for (uint64_t q = p; q < p + len; q++) {
+						tag[q] = next_tag++;
+						st[q] = ST_DATA;
+						page_fill(m + q * PG, tag[q]);
+					}
+					break;
+				case 2:		/* fallocate: holes become unwritten */
+					ASSERT_EQ(0, fallocate(fd, 0, p * PG, len * PG));
+					for (uint64_t q = p; q < p + len; q++)
+						if (st[q] == ST_HOLE)
+							st[q] = ST_UNWRITTEN;
+					break;
+				default:	/* leave alone */
+					break;
+				}
+			}
+		}
+
+		/* the vector */
+		for (int i = 0; i < MX_RANGES; i++) {
+			uint64_t s = rnd(&seed) % (MX_PAGES + MX_BEYOND);
+			uint64_t u = rnd(&seed) % 100, len;
+
+			len = u < 70 ? 1 : u < 95 ? 2 + rnd(&seed) % 15 :
+			      17 + rnd(&seed) % 284;
+			r[nr].offset = s * PG;
+			r[nr++].length = len * PG;
+		}
+		r[nr++] = r[0];					/* duplicate */
+		r[nr++] = r[MX_RANGES / 2];			/* duplicate */
+		r[nr].offset = (MX_PAGES - 3) * PG;		/* straddles EOF */
+		r[nr++].length = 10 * PG;
+		r[nr].offset = (MX_PAGES + 5) * PG;		/* beyond EOF */
+		r[nr++].length = 3 * PG;
+		r[nr].offset = 1ULL << 40;			/* far beyond */
+		r[nr++].length = 1ULL << 30;
+
+		/* model, sequential over the vector, clipped at EOF */
+		for (uint64_t i = 0; i < nr; i++) {
+			uint64_t s = r[i].offset / PG, e = s + r[i].length / PG;
+
+			exp_bytes += r[i].length;
+			for (uint64_t p = s; p < e && p < MX_PAGES; p++) {
+				if (st[p] == ST_HOLE) {
+					exp_hole++;
+				} else {
+					exp_freed++;
+					st[p] = ST_HOLE;
+				}
+				tag[p] = 0;
+			}
+		}
+
+		ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, r, nr, NULL, 0, &a))
+			TH_LOG("round %d", round);
+		EXPECT_EQ(nr, a.ranges_done);
+		EXPECT_EQ(exp_bytes, a.bytes_done);
+		EXPECT_EQ(0ULL, a.swap_pages);
+		if (!thp) {
+			EXPECT_EQ(exp_freed, a.freed_pages) TH_LOG("round %d", round);
+			EXPECT_EQ(exp_hole, a.hole_pages) TH_LOG("round %d", round);
+			EXPECT_EQ(0ULL, a.zeroed_pages);
+		} else {
+			EXPECT_EQ(exp_freed + exp_hole,
+				  a.freed_pages + a.hole_pages + a.zeroed_pages);
+		}
+
+		EXPECT_EQ(0, bad_pages(fd, 0, MX_PAGES, 0, tag, &first_bad))
+			TH_LOG("round %d: first wrong page %lld", round, first_bad);
+		for (uint64_t p = 0; p < MX_PAGES; p++)
+			resident += st[p] != ST_HOLE;
+		if (!thp) {
+			EXPECT_EQ((long long)(resident * PG / 512), blocks(fd))
+				TH_LOG("round %d", round);
+		}
+
+		/* QUERY agrees with the model (pread above allocated nothing) */
+		memset(qmap, 0xEE, MX_PAGES);
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &all, 1, qmap,
+				     MX_PAGES, &a));
+		if (!thp) {
+			for (uint64_t p = 0; p < MX_PAGES; p++) {
+				uint8_t want = st[p] == ST_HOLE ? SHMEM_ZERO_PAGE_HOLE :
+					       st[p] == ST_DATA ? SHMEM_ZERO_PAGE_DATA :
+					       SHMEM_ZERO_PAGE_UNWRITTEN;
+				if (qmap[p] != want) {
+					EXPECT_EQ(want, qmap[p])
+						TH_LOG("round %d page %llu", round,
+						       (unsigned long long)p);
+					break;
+				}
+			}
+		}
+	}
+
+	/* Reading a discarded page through the old mapping gives zeros. */
+	for (uint64_t p = 0; p < MX_PAGES; p++)
+		if (!tag[p]) {
+			EXPECT_TRUE(page_is(m + p * PG, 0));
+		}
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &all, 1, NULL, 0, &a));
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, MX_PAGES, 0, NULL, NULL));
+	munmap(m, MX_PAGES * PG);
+	close(fd);
+	free(tag); free(st); free(r); free(qmap);
+}
+
+/* Discarded zero pages and fallocated pages are freed too. */
+TEST_F(sz, discard_zero_and_unwritten)
+{
+	struct shmem_zero_range r = { 0, 64 * PG };
+	struct shmem_zero_args a;
+	int fd = memfd("zu", 64 * PG, 0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_bytes(fd, 0, 16, 0));			/* zero pages */
+	ASSERT_EQ(0, fallocate(fd, 0, 16 * PG, 16 * PG));	/* unwritten */
+	ASSERT_EQ(0, fill_pages(fd, 32, 16, 1, NULL));		/* data */
+	ASSERT_EQ(BLK(48), blocks(fd));
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(48ULL, a.freed_pages);
+	EXPECT_EQ(16ULL, a.hole_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, 64, 0, NULL, NULL));
+	close(fd);
+}
+
+/* Offsets past 2^44 and page counts past 2^32: 64-bit all the way. */
+TEST_F(sz, discard_sparse_16t)
+{
+	const uint64_t size = 16ULL << 40, n = size / PG;	/* 2^32 pages */
+	const uint64_t pages[] = { 0, 0x7fffffffULL, 0x80000000ULL,
+				   0x100000000ULL - 2, n - 1 };
+	const uint64_t np = sizeof(pages) / sizeof(pages[0]);
+	struct shmem_zero_range r = { 0, size };
+	struct shmem_zero_range far = { 1ULL << 62, 1ULL << 61 };
+	struct shmem_zero_args a;
+	int fd;
+
+	fd = memfd("sparse16t", 0, 0);
+	ASSERT_LE(0, fd);
+	if (ftruncate(fd, size))
+		SKIP(close(fd); return, "ftruncate 16 TiB: %s", strerror(errno));
+	for (uint64_t i = 0; i < np; i++) {
+		ASSERT_EQ(0, write_page(fd, pages[i], 1 + i));
+	}
+	ASSERT_EQ(BLK(np), blocks(fd));
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(n - np, a.hole_pages);
+	EXPECT_EQ(np, a.data_pages);
+	EXPECT_EQ(size, a.bytes_done);
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &far, 1, NULL, 0, &a));
+	EXPECT_EQ(0ULL, a.hole_pages + a.freed_pages);
+	EXPECT_EQ(BLK(np), blocks(fd));
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(np, a.freed_pages);
+	EXPECT_EQ(n - np, a.hole_pages);
+	EXPECT_EQ(size, a.bytes_done);
+	EXPECT_EQ(0, blocks(fd));
+	for (uint64_t i = 0; i < np; i++) {
+		EXPECT_EQ(0, bad_pages(fd, pages[i], 1, 0, NULL, NULL));
+	}
+	close(fd);
+}
+
+/* i_size not page aligned: the last, partial page is inside EOF. */
+TEST_F(sz, discard_unaligned_eof)
+{
+	const uint64_t size = 8 * PG + 100;
+	struct shmem_zero_range r = { 0, 16 * PG };
+	struct shmem_zero_args a;
+	static char buf[9 * PG];
+	uint8_t map[16];
+	int fd;
+
+	fd = memfd("ueof", size, 0);
+	ASSERT_LE(0, fd);
+	memset(buf, 0xAA, sizeof(buf));
+	ASSERT_EQ((ssize_t)size, pwrite(fd, buf, size, 0));
+	ASSERT_EQ(BLK(9), blocks(fd));
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, 16, &a));
+	for (int i = 0; i < 16; i++) {
+		EXPECT_EQ(i < 9 ? SHMEM_ZERO_PAGE_DATA : SHMEM_ZERO_PAGE_HOLE, map[i]);
+	}
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(9ULL, a.freed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ((long long)size, fsize(fd));
+	memset(buf, 0x55, sizeof(buf));
+	ASSERT_EQ((ssize_t)size, pread(fd, buf, sizeof(buf), 0));
+	for (uint64_t i = 0; i < size; i++)
+		if (buf[i]) {
+			EXPECT_EQ(0, buf[i]) TH_LOG("byte %llu", (unsigned long long)i);
+			break;
+		}
+	close(fd);
+}
+
+/* Pages mlock()ed in a shared mapping are unmapped, munlocked and freed. */
+TEST_F(sz, discard_mlocked)
+{
+	const uint64_t n = 4 * MIB / PG;
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	long long ml0, ml1, ml2;
+	char *m;
+	int fd;
+
+	fd = memfd("mlocked", n * PG, 0);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ml0 = meminfo_kb("Mlocked");
+	if (mlock(m, n * PG))
+		SKIP(munmap(m, n * PG); close(fd); return, "mlock: %s", strerror(errno));
+	for (uint64_t p = 0; p < n; p++)
+		page_fill(m + p * PG, 1 + p);
+	ml1 = meminfo_kb("Mlocked");
+	EXPECT_LE((long long)(n * PG / KB) - 512, ml1 - ml0);
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(n, a.freed_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, NULL, NULL));
+	ml2 = meminfo_kb("Mlocked");
+	EXPECT_LT(llabsdiff(ml2, ml0), 512) TH_LOG("Mlocked %lld -> %lld -> %lld kB",
+						   ml0, ml1, ml2);
+	/* the VMA is still locked: touching it faults zero pages back in */
+	for (uint64_t p = 0; p < n; p += 64) {
+		EXPECT_TRUE(page_is(m + p * PG, 0));
+	}
+	munlock(m, n * PG);
+	munmap(m, n * PG);
+	close(fd);
+}
+
+/* As with punch-hole, private COW copies in MAP_PRIVATE mappings stay. */
+TEST_F(sz, discard_keeps_private_cow)
+{
+	struct shmem_zero_range r = { 0, 8 * PG };
+	struct shmem_zero_args a;
+	volatile char sink;
+	char *priv, *shared;
+	int fd;
+
+	fd = memfd("cow", 8 * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+	priv = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	shared = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	ASSERT_NE(MAP_FAILED, shared);
+	for (int p = 0; p < 4; p++)
+		page_fill(priv + p * PG, 100 + p);	/* COW copies */
+	for (int p = 4; p < 8; p++)
+		sink = priv[p * PG];			/* maps the file's pages */
+	for (int p = 0; p < 8; p++)
+		sink = shared[p * PG];
+	(void)sink;
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(8ULL, a.freed_pages);
+	EXPECT_EQ(0, bad_pages(fd, 0, 8, 0, NULL, NULL));
+	for (int p = 0; p < 4; p++) {
+		EXPECT_TRUE(page_is(priv + p * PG, 100 + p)) TH_LOG("private page %d", p);
+	}
+	for (int p = 4; p < 8; p++) {
+		EXPECT_TRUE(page_is(priv + p * PG, 0)) TH_LOG("private page %d", p);
+	}
+	for (int p = 0; p < 8; p++) {
+		EXPECT_TRUE(page_is(shared + p * PG, 0)) TH_LOG("shared page %d", p);
+	}
+	munmap(priv, 8 * PG);
+	munmap(shared, 8 * PG);
+	close(fd);
+}
+
+/*
+ * Documentation/shmem_zero.rst: mtime and ctime change (and IN_MODIFY is
+ * sent) only if something was removed; QUERY changes neither.
+ */
+TEST_F(sz, discard_times_and_inotify)
+{
+	char path[] = "/dev/shm/shmem_zero_times.XXXXXX";
+	const struct timespec old[2] = { { 1, 0 }, { 1, 0 } };
+	struct shmem_zero_range r = { 0, 8 * PG };
+	char ev[sizeof(struct inotify_event) + NAME_MAX + 1];
+	struct shmem_zero_args a;
+	struct stat st0, st1;
+	struct statfs sfs;
+	int fd, in;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP(return, "no /dev/shm: %s", strerror(errno));
+	if (fstatfs(fd, &sfs) || sfs.f_type != TMPFS_MAGIC) {
+		unlink(path);
+		close(fd);
+		SKIP(return, "/dev/shm is not tmpfs here");
+	}
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ASSERT_LE(0, in);
+	ASSERT_LE(0, inotify_add_watch(in, path, IN_MODIFY));
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, 8 * PG));
+	while (read(in, ev, sizeof(ev)) > 0)
+		;					/* ftruncate's own event */
+
+	/* holes only: nothing removed */
+	ASSERT_EQ(0, futimens(fd, old));
+	ASSERT_EQ(0, fstat(fd, &st0));
+	usleep(20000);
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	ASSERT_EQ(8ULL, a.hole_pages);
+	ASSERT_EQ(0, fstat(fd, &st1));
+	EXPECT_EQ(1, st1.st_mtim.tv_sec);
+	EXPECT_EQ(st0.st_ctim.tv_sec, st1.st_ctim.tv_sec);
+	EXPECT_EQ(st0.st_ctim.tv_nsec, st1.st_ctim.tv_nsec);
+	EXPECT_EQ(-1, read(in, ev, sizeof(ev)));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* data: removed */
+	ASSERT_EQ(0, write_page(fd, 3, 42));
+	while (read(in, ev, sizeof(ev)) > 0)
+		;					/* the write's own event */
+	ASSERT_EQ(0, futimens(fd, old));
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+	ASSERT_EQ(1ULL, a.data_pages);
+	ASSERT_EQ(0, fstat(fd, &st0));
+	EXPECT_EQ(1, st0.st_mtim.tv_sec);
+	EXPECT_EQ(-1, read(in, ev, sizeof(ev)));	/* QUERY: no event */
+	usleep(20000);
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	ASSERT_EQ(1ULL, a.freed_pages);
+	ASSERT_EQ(0, fstat(fd, &st1));
+	EXPECT_LT(1, st1.st_mtim.tv_sec);
+	EXPECT_TRUE(st1.st_ctim.tv_sec > st0.st_ctim.tv_sec ||
+		    (st1.st_ctim.tv_sec == st0.st_ctim.tv_sec &&
+		     st1.st_ctim.tv_nsec > st0.st_ctim.tv_nsec));
+	EXPECT_LT(0, read(in, ev, sizeof(ev)));
+	EXPECT_EQ((uint32_t)IN_MODIFY, ((struct inotify_event *)ev)->mask & IN_MODIFY);
+	close(in);
+	close(fd);
+}
+
+/*
+ * DISCARD and QUERY racing with faults, stores and pwrite from other threads:
+ * every call succeeds with consistent counters, nothing crashes or splats
+ * (vm-run fails on a kernel warning), and a final DISCARD leaves zeros.
+ */
+#define ST_PAGES	2048ULL
+
+struct stress {
+	int dev;
+	int fd;
+	char *m;
+	atomic_int stop;
+	atomic_ulong calls;
+	atomic_int bad;
+};
+
+static void *stress_writer(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t seed = (uintptr_t)&seed ^ 0x9e3779b97f4a7c15ULL;
+	char buf[PG] __attribute__((aligned(64)));
+	volatile char sink;
+
+	while (!atomic_load(&s->stop)) {
+		uint64_t p = rnd(&seed) % ST_PAGES;
+
+		switch (rnd(&seed) % 3) {
+		case 0:
+			page_fill(s->m + p * PG, p + 1);
+			break;
+		case 1:
+			page_fill(buf, p + 1);
+			if (pwrite(s->fd, buf, PG, p * PG) != (ssize_t)PG)
+				atomic_fetch_add(&s->bad, 1);
+			break;
+		default:
+			sink = s->m[p * PG + 8];
+			(void)sink;
+		}
+	}
+	return NULL;
+}
+
+static void *stress_discarder(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t seed = 0x1234567;
+	struct shmem_zero_range r[32];
+	struct shmem_zero_args a;
+
+	while (!atomic_load(&s->stop)) {
+		uint64_t pages = 0;
+
+		for (int i = 0; i < 32; i++) {
+			uint64_t p = rnd(&seed) % ST_PAGES, len = 1 + rnd(&seed) % 64;
+
+			if (p + len > ST_PAGES)
+				len = ST_PAGES - p;
+			r[i] = (struct shmem_zero_range){ p * PG, len * PG };
+			pages += len;
+		}
+		if (sz_call(s->dev, s->fd, DISCARD, r, 32, NULL, 0, &a) ||
+		    a.ranges_done != 32 ||
+		    a.hole_pages + a.freed_pages + a.zeroed_pages + a.swap_pages != pages)
+			atomic_fetch_add(&s->bad, 1);
+		atomic_fetch_add(&s->calls, 1);
+	}
+	return NULL;
+}
+
+static void *stress_querier(void *arg)
+{
+	struct stress *s = arg;
+	struct shmem_zero_range r = { 0, ST_PAGES * PG };
+	static uint8_t map[ST_PAGES];
+	struct shmem_zero_args a;
+
+	while (!atomic_load(&s->stop)) {
+		bool ok = !sz_call(s->dev, s->fd, QUERY, &r, 1, map, ST_PAGES, &a) &&
+			  a.hole_pages + a.zero_pages + a.data_pages +
+			  a.unwritten_pages + a.swap_pages == ST_PAGES;
+
+		for (uint64_t i = 0; ok && i < ST_PAGES; i++)
+			ok = map[i] <= SHMEM_ZERO_PAGE_UNWRITTEN;
+		if (!ok)
+			atomic_fetch_add(&s->bad, 1);
+		atomic_fetch_add(&s->calls, 1);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sz, discard_concurrent_faults, 60)
+{
+	struct shmem_zero_range r = { 0, ST_PAGES * PG };
+	struct stress s = { .dev = self->dev };
+	struct shmem_zero_args a;
+	pthread_t th[4];
+
+	s.fd = memfd("stress", ST_PAGES * PG, 0);
+	ASSERT_LE(0, s.fd);
+	s.m = mmap(NULL, ST_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
+	ASSERT_NE(MAP_FAILED, s.m);
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, stress_writer, &s));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, stress_writer, &s));
+	ASSERT_EQ(0, pthread_create(&th[2], NULL, stress_discarder, &s));
+	ASSERT_EQ(0, pthread_create(&th[3], NULL, stress_querier, &s));
+	usleep(2000000);
+	atomic_store(&s.stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	TH_LOG("%lu DISCARD/QUERY calls under concurrent faults",
+	       (unsigned long)atomic_load(&s.calls));
+	EXPECT_EQ(0, atomic_load(&s.bad));
+	EXPECT_LT(10UL, (unsigned long)atomic_load(&s.calls));
+
+	/*
+	 * Every word is its page's data or zero (a store through the mapping
+	 * that raced with a discard can leave a page part data, part zero).
+	 */
+	for (uint64_t p = 0; p < ST_PAGES; p++) {
+		if (pread(s.fd, iobuf, PG, p * PG) != (ssize_t)PG ||
+		    !page_is_tag_or_zero(iobuf, p + 1)) {
+			EXPECT_TRUE(0) TH_LOG("page %llu torn", (unsigned long long)p);
+			break;
+		}
+	}
+	ASSERT_EQ(0, sz_call(self->dev, s.fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(0, blocks(s.fd));
+	EXPECT_EQ(0, bad_pages(s.fd, 0, ST_PAGES, 0, NULL, NULL));
+	for (uint64_t p = 0; p < ST_PAGES; p++)
+		if (!page_is(s.m + p * PG, 0)) {
+			EXPECT_TRUE(0) TH_LOG("mapping page %llu not zero",
+					      (unsigned long long)p);
+			break;
+		}
+	munmap(s.m, ST_PAGES * PG);
+	close(s.fd);
+}
+
+/* A /dev/shm file: tmpfs but not a memfd; write-only fd suffices. */
+TEST_F(sz, dev_shm_file)
+{
+	char path[] = "/dev/shm/shmem_zero_test.XXXXXX";
+	struct shmem_zero_range r = { 64 * PG, 64 * PG };
+	struct shmem_zero_args a;
+	struct statfs sfs;
+	int fd, wo, ro;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP(return, "no /dev/shm: %s", strerror(errno));
+	if (fstatfs(fd, &sfs) || sfs.f_type != TMPFS_MAGIC) {
+		unlink(path);
+		close(fd);
+		SKIP(return, "/dev/shm is not tmpfs here");
+	}
+	wo = open(path, O_WRONLY | O_CLOEXEC);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	ASSERT_LE(0, wo);
+	ASSERT_LE(0, ro);
+	ASSERT_EQ(0, ftruncate(fd, 256 * PG));
+	ASSERT_EQ(0, fill_pages(fd, 0, 256, 1, NULL));
+
+	args_init(&a, ro, DISCARD, &r, 1);
+	args_poison_out(&a);
+	ASSERT_EQ(EBADF, sz(self->dev, &a));
+	ASSERT_OUT_ZERO(a);
+	args_init(&a, wo, QUERY, &r, 1);
+	args_poison_out(&a);
+	ASSERT_EQ(EBADF, sz(self->dev, &a));
+	ASSERT_OUT_ZERO(a);
+	EXPECT_EQ(0, bad_pages(fd, 0, 256, 1, NULL, NULL));
+
+	ASSERT_EQ(0, sz_call(self->dev, wo, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(64ULL, a.freed_pages);
+	EXPECT_EQ(BLK(192), blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, 64, 1, NULL, NULL));
+	EXPECT_EQ(0, bad_pages(fd, 64, 64, 0, NULL, NULL));
+	EXPECT_EQ(0, bad_pages(fd, 128, 128, 1, NULL, NULL));
+
+	r.offset = 0;
+	r.length = 256 * PG;
+	ASSERT_EQ(0, sz_call(self->dev, ro, QUERY, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(64ULL, a.hole_pages);
+	EXPECT_EQ(192ULL, a.data_pages);
+	close(fd); close(wo); close(ro);
+}
+
+/* ------------------------------------------------------------------ */
+/* QUERY                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Counters and map match a known layout; QUERY allocates nothing. */
+#define QL_PAGES	64
+TEST_F(sz, query_layout)
+{
+	uint8_t exp[QL_PAGES], want[200], map[256];
+	struct shmem_zero_range v[4] = {
+		{ 0, (QL_PAGES + 16) * PG },		/* 16 pages past EOF */
+		{ 40 * PG, 8 * PG },
+		{ 56 * PG, 8 * PG },
+		{ (QL_PAGES + 100) * PG, 2 * PG },	/* entirely past EOF */
+	};
+	const struct shmem_zero_range r5 = { 5 * PG, PG }, r32 = { 32 * PG, 8 * PG };
+	const struct shmem_zero_range r63 = { 63 * PG, PG };
+	uint64_t cnt[5] = { 0 }, total = 0, nw = 0;
+	long long b0, shm0, rss0, shm1;
+	char path[64];
+	struct shmem_zero_args a, a2;
+	char zero[PG] = { 0 };
+	volatile char sink;
+	int fd, ro;
+	char *m;
+
+	fd = memfd("layout", QL_PAGES * PG, 0);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, QL_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	memset(exp, SHMEM_ZERO_PAGE_HOLE, sizeof(exp));
+
+	/* 0-7 holes (5 written then discarded) */
+	ASSERT_EQ(0, write_page(fd, 5, 77));
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r5, 1, NULL, 0, &a));
+	ASSERT_EQ(1ULL, a.freed_pages);
+	/* 8-15 data by pwrite */
+	ASSERT_EQ(0, fill_pages(fd, 8, 8, 100, NULL));
+	memset(exp + 8, SHMEM_ZERO_PAGE_DATA, 8);
+	/* 16-23 zeros by pwrite */
+	for (int p = 16; p < 24; p++) {
+		ASSERT_EQ((ssize_t)PG, pwrite(fd, zero, PG, p * PG));
+	}
+	memset(exp + 16, SHMEM_ZERO_PAGE_ZERO, 8);
+	/* 24-31 fallocated */
+	ASSERT_EQ(0, fallocate(fd, 0, 24 * PG, 8 * PG));
+	memset(exp + 24, SHMEM_ZERO_PAGE_UNWRITTEN, 8);
+	/* 32-39 read-faulted through the shared mapping */
+	for (int p = 32; p < 40; p++)
+		sink = m[p * PG + 123];
+	(void)sink;
+	memset(exp + 32, SHMEM_ZERO_PAGE_ZERO, 8);
+	/* 40-47 written through the mapping */
+	memset(m + 40 * PG, 0x5a, 8 * PG);
+	memset(exp + 40, SHMEM_ZERO_PAGE_DATA, 8);
+	/* 48-55 data, then overwritten with zeros */
+	ASSERT_EQ(0, fill_pages(fd, 48, 8, 200, NULL));
+	for (int p = 48; p < 56; p++) {
+		ASSERT_EQ((ssize_t)PG, pwrite(fd, zero, PG, p * PG));
+	}
+	memset(exp + 48, SHMEM_ZERO_PAGE_ZERO, 8);
+	/* 56: only the last byte non-zero */
+	m[57 * PG - 1] = 1;
+	exp[56] = SHMEM_ZERO_PAGE_DATA;
+	/* 57 hole; 58 fallocated */
+	ASSERT_EQ(0, fallocate(fd, 0, 58 * PG, PG));
+	exp[58] = SHMEM_ZERO_PAGE_UNWRITTEN;
+	/* 59 zeros stored through the mapping */
+	memset(m + 59 * PG, 0, PG);
+	exp[59] = SHMEM_ZERO_PAGE_ZERO;
+	/* 60: only the first byte non-zero */
+	ASSERT_EQ(1, pwrite(fd, "x", 1, 60 * PG));
+	exp[60] = SHMEM_ZERO_PAGE_DATA;
+	/* 61: data, then fallocate over it (stays data) */
+	ASSERT_EQ(0, write_page(fd, 61, 300));
+	ASSERT_EQ(0, fallocate(fd, 0, 61 * PG, PG));
+	exp[61] = SHMEM_ZERO_PAGE_DATA;
+	/* 62 hole; 63 fallocated and read with pread (stays unwritten) */
+	ASSERT_EQ(0, fallocate(fd, 0, 63 * PG, PG));
+	ASSERT_EQ((ssize_t)PG, pread(fd, zero, PG, 63 * PG));
+	exp[63] = SHMEM_ZERO_PAGE_UNWRITTEN;
+
+	/* expected map and counters */
+	for (int i = 0; i < 4; i++) {
+		uint64_t s = v[i].offset / PG, e = s + v[i].length / PG;
+
+		for (uint64_t p = s; p < e; p++) {
+			uint8_t c = p < QL_PAGES ? exp[p] : SHMEM_ZERO_PAGE_HOLE;
+
+			/* QUERY counts past-EOF pages as holes, like its map */
+			want[nw++] = c;
+			cnt[c]++;
+			total += PG;
+		}
+	}
+	ASSERT_EQ(98ULL, nw);
+
+	b0 = blocks(fd);
+	shm0 = meminfo_kb("Shmem");
+	rss0 = rss_shmem_kb(getpid());
+	memset(map, 0xEE, sizeof(map));
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, v, 4, map, sizeof(map), &a));
+	EXPECT_EQ(4ULL, a.ranges_done);
+	EXPECT_EQ(total, a.bytes_done);
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_HOLE], a.hole_pages);
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_ZERO], a.zero_pages);
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_DATA], a.data_pages);
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_UNWRITTEN], a.unwritten_pages);
+	EXPECT_EQ(0ULL, a.swap_pages);
+	EXPECT_EQ(0ULL, a.freed_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	for (uint64_t i = 0; i < nw; i++) {
+		if (map[i] != want[i]) {
+			EXPECT_EQ(want[i], map[i]) TH_LOG("map byte %llu",
+							  (unsigned long long)i);
+		}
+	}
+	for (uint64_t i = nw; i < sizeof(map); i++)
+		if (map[i] != 0xEE) {
+			EXPECT_EQ(0xEE, map[i]) TH_LOG("map written past the end: %llu",
+						       (unsigned long long)i);
+			break;
+		}
+
+	/* QUERY changed nothing */
+	EXPECT_EQ(b0, blocks(fd));
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm0, shm1), 256);
+	EXPECT_EQ(rss0, rss_shmem_kb(getpid()));
+
+	/* Same counters without a map, with an exact map, via a read-only fd. */
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, v, 4, NULL, 0, &a2));
+	EXPECT_EQ(0, memcmp(&a.ranges_done, &a2.ranges_done,
+			    sizeof(a) - offsetof(struct shmem_zero_args, ranges_done)));
+	memset(map, 0xEE, sizeof(map));
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, v, 4, map, nw, &a2));
+	EXPECT_EQ(0, memcmp(want, map, nw));
+	EXPECT_EQ(0xEE, map[nw]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	ASSERT_EQ(0, sz_call(self->dev, ro, QUERY, v, 4, NULL, 0, &a2));
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_DATA], a2.data_pages);
+	EXPECT_EQ(cnt[SHMEM_ZERO_PAGE_UNWRITTEN], a2.unwritten_pages);
+	EXPECT_EQ(b0, blocks(fd));
+
+	/* 32-39 are still zero pages, 63 still unwritten. */
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r32, 1, NULL, 0, &a2));
+	EXPECT_EQ(8ULL, a2.zero_pages);
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r63, 1, NULL, 0, &a2));
+	EXPECT_EQ(1ULL, a2.unwritten_pages);
+	close(ro);
+	munmap(m, QL_PAGES * PG);
+	close(fd);
+}
+
+/* QUERY over 1 GiB of holes (mapped, untouched): all HOLE, nothing allocated. */
+TEST_F(sz, query_holes_1g)
+{
+	const uint64_t n = GIB / PG;
+	struct shmem_zero_range r = { 0, GIB };
+	struct shmem_zero_args a;
+	long long shm0, shm1, rss0;
+	uint8_t *map = malloc(n + 1);
+	char *m;
+	int fd;
+
+	ASSERT_NE(NULL, map);
+	fd = memfd("qholes", GIB, 0);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, GIB, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	shm0 = meminfo_kb("Shmem");
+	rss0 = rss_shmem_kb(getpid());
+	memset(map, 0x77, n + 1);
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, n + 1, &a));
+	EXPECT_EQ(n, a.hole_pages);
+	EXPECT_EQ(0ULL, a.zero_pages + a.data_pages + a.unwritten_pages + a.swap_pages);
+	for (uint64_t i = 0; i < n; i++)
+		if (map[i] != SHMEM_ZERO_PAGE_HOLE) {
+			EXPECT_EQ(SHMEM_ZERO_PAGE_HOLE, map[i]);
+			break;
+		}
+	EXPECT_EQ(0x77, map[n]);
+	EXPECT_EQ(0, blocks(fd));
+	shm1 = meminfo_kb("Shmem");
+	EXPECT_LT(llabsdiff(shm0, shm1), 1024);
+	EXPECT_EQ(rss0, rss_shmem_kb(getpid()));
+	munmap(m, GIB);
+	close(fd);
+	free(map);
+}
+
+/* ------------------------------------------------------------------ */
+/* Access modes, seals, inode flags                                     */
+/* ------------------------------------------------------------------ */
+
+TEST_F(sz, access_modes)
+{
+	struct shmem_zero_range r = { 0, 8 * PG };
+	struct shmem_zero_args a;
+	int fd, ro, wo, op, closed;
+	char path[64];
+
+	fd = memfd("modes", 8 * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	wo = open(path, O_WRONLY | O_CLOEXEC);
+	op = open(path, O_PATH | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	ASSERT_LE(0, wo);
+	ASSERT_LE(0, op);
+	closed = dup(fd);
+	ASSERT_LE(0, closed);
+	close(closed);
+
+	struct { int fd; uint32_t mode; const char *what; } bad[] = {
+		{ ro, DISCARD, "DISCARD on O_RDONLY" },
+		{ wo, QUERY, "QUERY on O_WRONLY" },
+		{ op, DISCARD, "DISCARD on O_PATH" },
+		{ op, QUERY, "QUERY on O_PATH" },
+		{ -1, DISCARD, "fd -1" },
+		{ -1, QUERY, "fd -1" },
+		{ closed, DISCARD, "closed fd" },
+		{ closed, QUERY, "closed fd" },
+		{ 1 << 30, DISCARD, "fd 2^30" },
+		{ INT_MIN, QUERY, "fd INT_MIN" },
+	};
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		args_init(&a, bad[i].fd, bad[i].mode, &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EBADF, sz(self->dev, &a)) TH_LOG("%s", bad[i].what);
+		ASSERT_OUT_ZERO(a);
+	}
+	EXPECT_EQ(0, bad_pages(fd, 0, 8, 1, NULL, NULL));
+	EXPECT_EQ(BLK(8), blocks(fd));
+
+	ASSERT_EQ(0, sz_call(self->dev, ro, QUERY, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(8ULL, a.data_pages);
+	ASSERT_EQ(0, sz_call(self->dev, wo, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(8ULL, a.freed_pages);
+	EXPECT_EQ(0, bad_pages(fd, 0, 8, 0, NULL, NULL));
+	EXPECT_EQ(0, blocks(fd));
+	close(ro); close(wo); close(op); close(fd);
+}
+
+TEST_F(sz, seals)
+{
+	struct shmem_zero_range r = { 0, 8 * PG };
+	struct shmem_zero_args a;
+	const int seals[] = { F_SEAL_WRITE, F_SEAL_FUTURE_WRITE,
+			      F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW };
+
+	for (unsigned int i = 0; i < sizeof(seals) / sizeof(seals[0]); i++) {
+		int fd = memfd("sealed", 8 * PG, MFD_ALLOW_SEALING);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+		ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, seals[i]))
+			TH_LOG("F_ADD_SEALS %#x: %s", seals[i], strerror(errno));
+		args_init(&a, fd, DISCARD, &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EPERM, sz(self->dev, &a)) TH_LOG("seals %#x", seals[i]);
+		ASSERT_OUT_ZERO(a);
+		EXPECT_EQ(0, bad_pages(fd, 0, 8, 1, NULL, NULL));
+		EXPECT_EQ(BLK(8), blocks(fd));
+		/* QUERY is allowed on sealed files */
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+		EXPECT_EQ(8ULL, a.data_pages);
+		close(fd);
+	}
+
+	/* size seals do not forbid discarding (punch hole keeps the size) */
+	{
+		int fd = memfd("sizesealed", 8 * PG, MFD_ALLOW_SEALING);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+		ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+		ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+		EXPECT_EQ(8ULL, a.freed_pages);
+		EXPECT_EQ(0, bad_pages(fd, 0, 8, 0, NULL, NULL));
+		EXPECT_EQ((long long)(8 * PG), fsize(fd));
+		close(fd);
+	}
+}
+
+TEST_F(sz, immutable_append_only)
+{
+	const int flags[] = { FS_IMMUTABLE_FL, FS_APPEND_FL };
+	struct shmem_zero_range r = { 0, 8 * PG };
+	struct shmem_zero_args a;
+
+	for (unsigned int i = 0; i < 2; i++) {
+		int fd = memfd("chattr", 8 * PG, 0), f0 = 0, f;
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+		if (ioctl(fd, FS_IOC_GETFLAGS, &f0))
+			SKIP(close(fd); return, "FS_IOC_GETFLAGS: %s", strerror(errno));
+		f = f0 | flags[i];
+		if (ioctl(fd, FS_IOC_SETFLAGS, &f))
+			SKIP(close(fd); return, "FS_IOC_SETFLAGS: %s (needs CAP_LINUX_IMMUTABLE)",
+			     strerror(errno));
+		args_init(&a, fd, DISCARD, &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EPERM, sz(self->dev, &a)) TH_LOG("flag %#x", flags[i]);
+		ASSERT_OUT_ZERO(a);
+		EXPECT_EQ(0, bad_pages(fd, 0, 8, 1, NULL, NULL));
+		EXPECT_EQ(BLK(8), blocks(fd));
+		ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &f0));
+		ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+		EXPECT_EQ(8ULL, a.freed_pages);
+		close(fd);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Files that are not tmpfs regular files                               */
+/* ------------------------------------------------------------------ */
+
+static void expect_both(struct __test_metadata *_metadata, int dev, int fd,
+			bool disc, bool query, int err, const char *what)
+{
+	struct shmem_zero_range r = { 0, PG };
+	struct shmem_zero_args a;
+
+	for (int k = 0; k < 2; k++) {
+		if (!(k ? query : disc))
+			continue;
+		args_init(&a, fd, k ? QUERY : DISCARD, &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(err, sz(dev, &a)) TH_LOG("%s %s", k ? "QUERY" : "DISCARD", what);
+		ASSERT_OUT_ZERO(a);
+	}
+}
+
+TEST_F(sz, not_regular_files)
+{
+	char dir[] = "/tmp/shmem_zero_test.XXXXXX", fifo[64];
+	int p[2], sv[2], fd;
+
+	ASSERT_EQ(0, pipe(p));
+	expect_both(_metadata, self->dev, p[0], false, true, ESPIPE, "pipe read end");
+	expect_both(_metadata, self->dev, p[1], true, false, ESPIPE, "pipe write end");
+	close(p[0]);
+	close(p[1]);
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	expect_both(_metadata, self->dev, fd, true, true, ESPIPE, "FIFO");
+	close(fd);
+	unlink(fifo);
+	rmdir(dir);
+
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	expect_both(_metadata, self->dev, fd, false, true, EISDIR, "directory");
+	close(fd);
+	fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		expect_both(_metadata, self->dev, fd, false, true, EISDIR, "tmpfs directory");
+		close(fd);
+	}
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	expect_both(_metadata, self->dev, sv[0], true, true, ENODEV, "socket");
+	close(sv[0]);
+	close(sv[1]);
+
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	expect_both(_metadata, self->dev, fd, true, true, ENODEV, "/dev/null");
+	close(fd);
+
+	fd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	expect_both(_metadata, self->dev, fd, true, true, ENODEV, "eventfd");
+	close(fd);
+
+	expect_both(_metadata, self->dev, self->dev, true, true, ENODEV,
+		    SHMEM_ZERO_DEVICE " itself");
+}
+
+/*
+ * Regular file not on tmpfs: ramfs is the reliable choice - always built in,
+ * never shmem (its own address_space operations and magic), mountable by root
+ * anywhere.  It is mounted in a private mount namespace of this test process
+ * so nothing leaks even if the test dies.
+ */
+TEST_F(sz, eopnotsupp_ramfs)
+{
+	char dir[] = "/tmp/shmem_zero_ramfs.XXXXXX", path[64];
+	struct statfs sfs;
+	int fd;
+
+	if (unshare(CLONE_NEWNS))
+		SKIP(return, "unshare(CLONE_NEWNS): %s", strerror(errno));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("shmem_zero_test", dir, "ramfs", 0, NULL)) {
+		int e = errno;
+
+		rmdir(dir);
+		SKIP(return, "mount ramfs: %s", strerror(e));
+	}
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstatfs(fd, &sfs));
+	ASSERT_EQ(RAMFS_MAGIC, (unsigned long)sfs.f_type);
+	ASSERT_EQ(0, fill_pages(fd, 0, 4, 1, NULL));
+	expect_both(_metadata, self->dev, fd, true, true, EOPNOTSUPP, "ramfs file");
+	EXPECT_EQ(0, bad_pages(fd, 0, 4, 1, NULL, NULL));
+	close(fd);
+	unlink(path);
+	ASSERT_EQ(0, umount2(dir, MNT_DETACH));
+	ASSERT_EQ(0, rmdir(dir));
+}
+
+/*
+ * A regular file on the root filesystem (overlayfs with a tmpfs upper layer in
+ * the VM: the file the caller holds is overlay's, not tmpfs's).
+ */
+TEST_F(sz, eopnotsupp_rootfs)
+{
+	const char *dirs[] = { "/var/tmp", "/tmp", "/" };
+	char path[64];
+	struct statfs sfs;
+	int fd = -1;
+
+	for (unsigned int i = 0; i < 3 && fd < 0; i++) {
+		if (statfs(dirs[i], &sfs) || sfs.f_type == TMPFS_MAGIC ||
+		    sfs.f_type == RAMFS_MAGIC)
+			continue;
+		snprintf(path, sizeof(path), "%s/shmem_zero_test.XXXXXX",
+			 strcmp(dirs[i], "/") ? dirs[i] : "");
+		fd = mkstemp(path);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0)
+		SKIP(return, "no writable non-tmpfs directory");
+	ASSERT_EQ(0, fstatfs(fd, &sfs));
+	TH_LOG("root fs file on f_type %#lx", (unsigned long)sfs.f_type);
+	ASSERT_EQ(0, fill_pages(fd, 0, 4, 1, NULL));
+	expect_both(_metadata, self->dev, fd, true, true, EOPNOTSUPP, "root fs file");
+	EXPECT_EQ(0, bad_pages(fd, 0, 4, 1, NULL, NULL));
+	close(fd);
+}
+
+TEST_F(sz, eopnotsupp_hugetlb)
+{
+	int fd = memfd_create("huge", MFD_CLOEXEC | MFD_HUGETLB);
+
+	if (fd < 0)
+		SKIP(return, "memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(fd, 2 * MIB));
+	expect_both(_metadata, self->dev, fd, true, true, EOPNOTSUPP, "hugetlb memfd");
+	EXPECT_EQ((long long)(2 * MIB), fsize(fd));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad arguments                                                        */
+/* ------------------------------------------------------------------ */
+
+#define BAD_PAGES 16
+
+FIXTURE(bad) {
+	int dev;
+	int fd;
+	long long blocks0;
+};
+
+FIXTURE_SETUP(bad)
+{
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev);
+	self->fd = memfd("bad", BAD_PAGES * PG, 0);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, fill_pages(self->fd, 0, BAD_PAGES, 1, NULL));
+	self->blocks0 = blocks(self->fd);
+	ASSERT_EQ(BAD_PAGES * PG / 512, (unsigned long long)self->blocks0);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	close(self->fd);
+	close(self->dev);
+}
+
+#define ASSERT_INTACT() do {						\
+	ASSERT_EQ(0, bad_pages(self->fd, 0, BAD_PAGES, 1, NULL, NULL));	\
+	ASSERT_EQ(self->blocks0, blocks(self->fd));			\
+} while (0)
+
+/* Each bad range, first or LAST in a vector of good ones: nothing applied. */
+TEST_F(bad, einval_ranges)
+{
+	const struct { uint64_t off, len; const char *what; } c[] = {
+		{ 1, PG, "offset 1" },
+		{ 2048, PG, "offset 2048" },
+		{ PG + 512, PG, "offset 4608" },
+		{ 0, PG + 1, "length 4097" },
+		{ 0, 512, "length 512" },
+		{ 0, PG - 1, "length 4095" },
+		{ 0, 0, "length 0" },
+		{ 4 * PG, 0, "length 0 at 4 pages" },
+		{ 0x7ffffffffffff000ULL, 2 * PG, "end = INT64_MAX + 4097" },
+		{ 0x7ffffffffffff000ULL, PG, "end = INT64_MAX + 1" },
+		{ 0, 1ULL << 63, "length 2^63" },
+		{ 1ULL << 63, PG, "offset 2^63" },
+		{ 0xfffffffffffff000ULL, PG, "wraps to 0" },
+		{ 0xfffffffffffff000ULL, 2 * PG, "wraps past 0" },
+		{ PG, 0xfffffffffffff000ULL, "length wraps" },
+	};
+	struct shmem_zero_range v[4];
+	struct shmem_zero_args a;
+
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		for (int last = 0; last < 2; last++) {
+			for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+				struct shmem_zero_range bad = { c[i].off, c[i].len };
+
+				v[0] = (struct shmem_zero_range){ 0, 4 * PG };
+				v[1] = (struct shmem_zero_range){ 8 * PG, 4 * PG };
+				v[2] = (struct shmem_zero_range){ 4 * PG, 12 * PG };
+				v[3] = v[0];
+				v[last ? 3 : 0] = bad;
+				args_init(&a, self->fd, mode, v, 4);
+				args_poison_out(&a);
+				EXPECT_EQ(EINVAL, sz(self->dev, &a))
+					TH_LOG("%s, bad range %s, mode %u",
+					       c[i].what, last ? "last" : "first", mode);
+				ASSERT_OUT_ZERO(a);
+				ASSERT_INTACT();
+			}
+		}
+	}
+
+	/* Long vectors (validated in chunks): a bad range far in, or last. */
+	{
+		const uint64_t nv = 5000, bad_at[] = { 300, 4097, nv - 1 };
+		struct shmem_zero_range *lv = calloc(nv, sizeof(*lv));
+
+		ASSERT_NE(NULL, lv);
+		for (unsigned int k = 0; k < 3; k++) {
+			for (uint64_t i = 0; i < nv; i++)
+				lv[i] = (struct shmem_zero_range){ (i % BAD_PAGES) * PG, PG };
+			lv[bad_at[k]].length = PG + 512;
+			args_init(&a, self->fd, DISCARD, lv, nv);
+			args_poison_out(&a);
+			EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("bad range %llu of %llu",
+				(unsigned long long)bad_at[k], (unsigned long long)nv);
+			ASSERT_OUT_ZERO(a);
+			ASSERT_INTACT();
+		}
+		free(lv);
+	}
+
+	/* Boundary that is valid: ends exactly at the last page below 2^63. */
+	v[0] = (struct shmem_zero_range){ 0x7fffffffffffe000ULL, PG };
+	ASSERT_EQ(0, sz_call(self->dev, self->fd, DISCARD, v, 1, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(0ULL, a.freed_pages + a.hole_pages);
+	ASSERT_INTACT();
+}
+
+TEST_F(bad, einval_mode_flags)
+{
+	struct shmem_zero_range r = { 0, BAD_PAGES * PG };
+	const uint32_t modes[] = { 2, 3, 0x100, 0x80000000u, ~0u };
+	const uint32_t flags[] = { 1, 2, 0x100, 0x80000000u, ~0u };
+	struct shmem_zero_args a;
+
+	for (unsigned int i = 0; i < 5; i++) {
+		args_init(&a, self->fd, modes[i], &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("mode %#x", modes[i]);
+		ASSERT_OUT_ZERO(a);
+		ASSERT_INTACT();
+		for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+			args_init(&a, self->fd, mode, &r, 1);
+			a.flags = flags[i];
+			args_poison_out(&a);
+			EXPECT_EQ(EINVAL, sz(self->dev, &a))
+				TH_LOG("flags %#x mode %u", flags[i], mode);
+			ASSERT_OUT_ZERO(a);
+			ASSERT_INTACT();
+		}
+	}
+}
+
+TEST_F(bad, query_map_too_small)
+{
+	struct shmem_zero_range v[2] = { { 0, 8 * PG }, { 4 * PG, 8 * PG } };
+	struct shmem_zero_args a;
+	uint8_t map[32];
+
+	for (uint64_t len = 1; len < 16; len += 7) {
+		memset(map, 0xEE, sizeof(map));
+		args_init(&a, self->fd, QUERY, v, 2);
+		a.map = (uintptr_t)map;
+		a.map_len = len;
+		args_poison_out(&a);
+		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("map_len %llu",
+							    (unsigned long long)len);
+		ASSERT_OUT_ZERO(a);
+		for (unsigned int i = 0; i < sizeof(map); i++) {
+			ASSERT_EQ(0xEE, map[i]);
+		}
+	}
+	/* 15 is one short */
+	args_init(&a, self->fd, QUERY, v, 2);
+	a.map = (uintptr_t)map;
+	a.map_len = 15;
+	EXPECT_EQ(EINVAL, sz(self->dev, &a));
+	/* exactly enough */
+	memset(map, 0xEE, sizeof(map));
+	ASSERT_EQ(0, sz_call(self->dev, self->fd, QUERY, v, 2, map, 16, &a));
+	for (unsigned int i = 0; i < 16; i++) {
+		EXPECT_EQ(SHMEM_ZERO_PAGE_DATA, map[i]);
+	}
+	EXPECT_EQ(0xEE, map[16]);
+	EXPECT_EQ(16ULL, a.data_pages);
+	/* past-EOF pages count in the map length too */
+	v[1].offset = (BAD_PAGES - 2) * PG;	/* 2 in, 6 past EOF */
+	args_init(&a, self->fd, QUERY, v, 2);
+	a.map = (uintptr_t)map;
+	a.map_len = 15;
+	EXPECT_EQ(EINVAL, sz(self->dev, &a));
+	memset(map, 0xEE, sizeof(map));
+	ASSERT_EQ(0, sz_call(self->dev, self->fd, QUERY, v, 2, map, 16, &a));
+	for (unsigned int i = 0; i < 10; i++) {
+		EXPECT_EQ(SHMEM_ZERO_PAGE_DATA, map[i]);
+	}
+	for (unsigned int i = 10; i < 16; i++) {
+		EXPECT_EQ(SHMEM_ZERO_PAGE_HOLE, map[i]);
+	}
+	EXPECT_EQ(10ULL, a.data_pages);
+	EXPECT_EQ(6ULL, a.hole_pages);
+	ASSERT_INTACT();
+}
+
+/* args.size: < VER0 -> EINVAL; larger with non-zero tail -> E2BIG; zero tail ok. */
+TEST_F(bad, args_size)
+{
+	static union {
+		struct shmem_zero_args a;
+		uint8_t b[2 * 4096];
+	} u __attribute__((aligned(4096)));
+	struct shmem_zero_range r = { 0, 4 * PG };
+	const uint32_t small[] = { 0, 1, 8, 64, 112, 119 };
+	const struct { uint32_t size; uint32_t at; } big[] = {
+		{ 121, 120 }, { 128, 120 }, { 128, 127 }, { 4096, 2000 }, { 4096, 4095 },
+	};
+
+	ASSERT_EQ(SHMEM_ZERO_ARGS_SIZE_VER0, (int)sizeof(struct shmem_zero_args));
+	for (unsigned int i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+			memset(&u, 0, sizeof(u));
+			args_init(&u.a, self->fd, mode, &r, 1);
+			u.a.size = small[i];
+			EXPECT_EQ(EINVAL, sz(self->dev, &u.a)) TH_LOG("size %u", small[i]);
+			ASSERT_INTACT();
+		}
+	}
+	for (unsigned int i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		memset(&u, 0, sizeof(u));
+		args_init(&u.a, self->fd, DISCARD, &r, 1);
+		u.a.size = big[i].size;
+		u.b[big[i].at] = 0x80;
+		EXPECT_EQ(E2BIG, sz(self->dev, &u.a))
+			TH_LOG("size %u, byte %u set", big[i].size, big[i].at);
+		ASSERT_INTACT();
+	}
+	/* larger sizes with zero tails work; the tail is not written */
+	const uint32_t ok[] = { 121, 128, 4096 };
+
+	for (unsigned int i = 0; i < 3; i++) {
+		memset(&u, 0, sizeof(u));
+		r.offset = i * 4 * PG;
+		args_init(&u.a, self->fd, DISCARD, &r, 1);
+		u.a.size = ok[i];
+		ASSERT_EQ(0, sz(self->dev, &u.a)) TH_LOG("size %u", ok[i]);
+		EXPECT_EQ(1ULL, u.a.ranges_done);
+		EXPECT_EQ(4 * PG, u.a.bytes_done);
+		EXPECT_EQ(4ULL, u.a.freed_pages);
+		for (unsigned int j = sizeof(u.a); j < sizeof(u.b); j++)
+			if (u.b[j]) {
+				EXPECT_EQ(0, u.b[j]) TH_LOG("tail byte %u written", j);
+				break;
+			}
+		EXPECT_EQ(0, bad_pages(self->fd, i * 4, 4, 0, NULL, NULL));
+	}
+	EXPECT_EQ(0, bad_pages(self->fd, 12, 4, 1, NULL, NULL));
+}
+
+TEST_F(bad, efault)
+{
+	struct shmem_zero_range good[2] = { { 0, 4 * PG }, { 8 * PG, 4 * PG } };
+	struct shmem_zero_range *rv;
+	struct shmem_zero_args a, *ap;
+	char *g;
+
+	/* two pages: [rw][none] */
+	g = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, g);
+	ASSERT_EQ(0, mprotect(g + PG, PG, PROT_NONE));
+
+	/* bad args pointer */
+	EXPECT_EQ(-1, ioctl(self->dev, SHMEM_ZERO_IOC_RANGES, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, SHMEM_ZERO_IOC_RANGES, g + PG));
+	EXPECT_EQ(EFAULT, errno);
+	/* args straddling into the inaccessible page: size and fd readable */
+	ap = (struct shmem_zero_args *)(g + PG - 8);
+	ap->size = sizeof(*ap);
+	ap->fd = self->fd;
+	EXPECT_EQ(-1, ioctl(self->dev, SHMEM_ZERO_IOC_RANGES, ap));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_INTACT();
+
+	/* bad ranges pointer */
+	for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+		args_init(&a, self->fd, mode, NULL, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EFAULT, sz(self->dev, &a));
+		ASSERT_OUT_ZERO(a);
+		args_init(&a, self->fd, mode, (void *)(g + PG), 2);
+		args_poison_out(&a);
+		EXPECT_EQ(EFAULT, sz(self->dev, &a));
+		ASSERT_OUT_ZERO(a);
+		/* vector whose LAST range is unreadable: nothing applied */
+		rv = (struct shmem_zero_range *)(g + PG) - 2;
+		rv[0] = good[0];
+		rv[1] = good[1];
+		args_init(&a, self->fd, mode, rv, 3);
+		args_poison_out(&a);
+		EXPECT_EQ(EFAULT, sz(self->dev, &a));
+		ASSERT_OUT_ZERO(a);
+		ASSERT_INTACT();
+	}
+
+	/* bad map pointers */
+	{
+		uint8_t *ro = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		ASSERT_NE(MAP_FAILED, ro);
+		args_init(&a, self->fd, QUERY, good, 2);
+		a.map = (uintptr_t)(g + PG);
+		a.map_len = 8;
+		EXPECT_EQ(EFAULT, sz(self->dev, &a)) TH_LOG("PROT_NONE map");
+		args_init(&a, self->fd, QUERY, good, 2);
+		a.map = (uintptr_t)ro;
+		a.map_len = 8;
+		EXPECT_EQ(EFAULT, sz(self->dev, &a)) TH_LOG("read-only map");
+		args_init(&a, self->fd, QUERY, good, 2);
+		a.map = (uintptr_t)(g + PG - 4);	/* first 4 bytes fine */
+		a.map_len = 8;
+		EXPECT_EQ(EFAULT, sz(self->dev, &a)) TH_LOG("map crossing into PROT_NONE");
+		args_init(&a, self->fd, QUERY, good, 2);
+		a.map = 1;
+		a.map_len = 8;
+		EXPECT_EQ(EFAULT, sz(self->dev, &a)) TH_LOG("map = 1");
+		args_init(&a, self->fd, QUERY, good, 2);
+		a.map = 0xffffffffffff0000ULL;
+		a.map_len = 8;
+		EXPECT_EQ(EFAULT, sz(self->dev, &a)) TH_LOG("kernel map address");
+		munmap(ro, PG);
+	}
+	ASSERT_INTACT();
+	munmap(g, 2 * PG);
+}
+
+TEST_F(bad, too_many_ranges)
+{
+	const uint64_t max = SHMEM_ZERO_MAX_RANGES;
+	const uint64_t nrs[] = { max + 1, 2 * max, (1ULL << 32) + 1, ~0ULL };
+	size_t vlen = (max + 1) * sizeof(struct shmem_zero_range);
+	struct shmem_zero_range *v;
+	struct shmem_zero_args a;
+	int hfd;
+
+	v = mmap(NULL, vlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, v);
+	for (uint64_t i = 0; i <= max; i++)
+		v[i] = (struct shmem_zero_range){ (i % BAD_PAGES) * PG, PG };
+	for (unsigned int i = 0; i < 4; i++) {
+		for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+			args_init(&a, self->fd, mode, v, nrs[i]);
+			args_poison_out(&a);
+			EXPECT_EQ(EINVAL, sz(self->dev, &a))
+				TH_LOG("nr_ranges %#llx", (unsigned long long)nrs[i]);
+			ASSERT_OUT_ZERO(a);
+			ASSERT_INTACT();
+		}
+	}
+
+	/* exactly the maximum works (over holes of a 1 GiB file) */
+	hfd = memfd("maxr", GIB, 0);
+	ASSERT_LE(0, hfd);
+	for (uint64_t i = 0; i < max; i++)
+		v[i] = (struct shmem_zero_range){ ((i * 7919) % (GIB / PG)) * PG, PG };
+	ASSERT_EQ(0, sz_call(self->dev, hfd, QUERY, v, max, NULL, 0, &a));
+	EXPECT_EQ(max, a.ranges_done);
+	EXPECT_EQ(max, a.hole_pages);
+	ASSERT_EQ(0, sz_call(self->dev, hfd, DISCARD, v, max, NULL, 0, &a));
+	EXPECT_EQ(max, a.ranges_done);
+	EXPECT_EQ(max * PG, a.bytes_done);
+	EXPECT_EQ(max, a.hole_pages);
+	EXPECT_EQ(0, blocks(hfd));
+	close(hfd);
+	munmap(v, vlen);
+}
+
+TEST_F(bad, unknown_ioctl)
+{
+	struct shmem_zero_range r = { 0, PG };
+	struct shmem_zero_args a;
+
+	args_init(&a, self->fd, DISCARD, &r, 1);
+	EXPECT_EQ(-1, ioctl(self->dev, _IO(SHMEM_ZERO_IOC_MAGIC, 0x02), &a));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, _IOWR(SHMEM_ZERO_IOC_MAGIC, 0x01, struct shmem_zero_args), &a));
+	EXPECT_EQ(ENOTTY, errno);
+	ASSERT_INTACT();
+}
+
+/* ------------------------------------------------------------------ */
+/* Large folios (shmem THP)                                             */
+/* ------------------------------------------------------------------ */
+
+#define THP_SYSFS "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+FIXTURE(thp) {
+	int dev;
+	char old[16];
+	bool changed;
+	bool ok;
+};
+
+static bool sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+FIXTURE_SETUP(thp)
+{
+	char buf[128] = "", *s, *e;
+	int fd;
+
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev);
+	fd = open(THP_SYSFS, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (read(fd, buf, sizeof(buf) - 1) <= 0)
+		buf[0] = 0;
+	close(fd);
+	s = strchr(buf, '[');
+	e = s ? strchr(s, ']') : NULL;
+	if (!e || e - s - 1 >= (long)sizeof(self->old))
+		return;
+	memcpy(self->old, s + 1, e - s - 1);
+	if (!strcmp(self->old, "always") || !strcmp(self->old, "force")) {
+		self->ok = true;
+		return;
+	}
+	self->ok = self->changed = sysfs_write(THP_SYSFS, "always");
+}
+
+FIXTURE_TEARDOWN(thp)
+{
+	if (self->changed)
+		sysfs_write(THP_SYSFS, self->old);
+	close(self->dev);
+}
+
+/*
+ * Partial ranges of a 2 MiB folio are zeroed in place or split off and freed;
+ * whole folios are freed.  Contents are exact either way.
+ */
+TEST_F(thp, discard_large_folios)
+{
+	const uint64_t n = 2048, hp = 512;	/* 8 MiB, 4 huge folios */
+	struct shmem_zero_range r;
+	struct shmem_zero_args a, q;
+	uint64_t *tag = calloc(n, sizeof(*tag));
+	long long h0, h1, h2, first_bad;
+	uint8_t map[1];
+	int fd;
+
+	if (!self->ok)
+		SKIP(return, "cannot enable shmem THP (%s)", THP_SYSFS);
+	ASSERT_NE(NULL, tag);
+	h0 = meminfo_kb("ShmemHugePages");
+	fd = memfd("thp", n * PG, 0);
+	ASSERT_LE(0, fd);
+	for (uint64_t p = 0; p < n; p++)
+		tag[p] = 1 + p;
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 0, tag));
+	h1 = meminfo_kb("ShmemHugePages");
+	if (h1 - h0 < (long long)(n * PG / KB))
+		SKIP(close(fd); return, "no huge folios (ShmemHugePages %lld -> %lld kB)", h0, h1);
+
+	/* one page inside the first folio */
+	r = (struct shmem_zero_range){ 1 * PG, PG };
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.freed_pages + a.zeroed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	tag[1] = 0;
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, &first_bad)) TH_LOG("first bad %lld", first_bad);
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, 1, &q));
+	TH_LOG("partial: freed %llu zeroed %llu, page now class %u",
+	       (unsigned long long)a.freed_pages, (unsigned long long)a.zeroed_pages, map[0]);
+	/* zeroed in place: a resident zero page; split and freed: a hole */
+	EXPECT_EQ(a.zeroed_pages ? SHMEM_ZERO_PAGE_ZERO : SHMEM_ZERO_PAGE_HOLE, map[0]);
+
+	/* the whole second folio */
+	r = (struct shmem_zero_range){ hp * PG, hp * PG };
+	h1 = meminfo_kb("ShmemHugePages");
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(hp, a.freed_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	h2 = meminfo_kb("ShmemHugePages");
+	EXPECT_EQ((long long)(hp * PG / KB), h1 - h2);
+	for (uint64_t p = hp; p < 2 * hp; p++)
+		tag[p] = 0;
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, &first_bad)) TH_LOG("first bad %lld", first_bad);
+
+	/* straddling the third and fourth folios */
+	r = (struct shmem_zero_range){ (2 * hp + 100) * PG, hp * PG };
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(hp, a.freed_pages + a.zeroed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	for (uint64_t p = 2 * hp + 100; p < 3 * hp + 100; p++)
+		tag[p] = 0;
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, &first_bad)) TH_LOG("first bad %lld", first_bad);
+
+	/* everything */
+	r = (struct shmem_zero_range){ 0, n * PG };
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(n, a.freed_pages + a.zeroed_pages + a.hole_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, NULL, NULL));
+	h2 = meminfo_kb("ShmemHugePages");
+	EXPECT_LT(llabsdiff(h2, h0), 2048);
+	close(fd);
+	free(tag);
+}
+
+/* ------------------------------------------------------------------ */
+/* Swap                                                                 */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(swap) {
+	int dev;
+	bool swapon_by_us;
+	bool have_swap;
+};
+
+static bool swap_active(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+/* A zram swap device, with a swap header written here (no mkswap needed). */
+static bool zram_swapon(void)
+{
+	static char hdr[PG];
+	int fd;
+
+	if (access("/sys/block/zram0", F_OK)) {
+		if (system("modprobe zram num_devices=1 >/dev/null 2>&1") != 0)
+			return false;
+	}
+	if (!sysfs_write("/sys/block/zram0/disksize", "64M"))
+		return false;
+	for (int i = 0; i < 100 && access("/dev/zram0", F_OK); i++)
+		usleep(10000);
+	fd = open("/dev/zram0", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	memset(hdr, 0, sizeof(hdr));
+	*(uint32_t *)(hdr + 1024) = 1;				/* version */
+	*(uint32_t *)(hdr + 1028) = 64 * MIB / PG - 1;		/* last_page */
+	memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr, PG, 0) != (ssize_t)PG) {
+		close(fd);
+		return false;
+	}
+	fsync(fd);
+	close(fd);
+	return swapon("/dev/zram0", 0) == 0;
+}
+
+FIXTURE_SETUP(swap)
+{
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev);
+	self->have_swap = swap_active();
+	if (!self->have_swap && geteuid() == 0)
+		self->have_swap = self->swapon_by_us = zram_swapon();
+}
+
+FIXTURE_TEARDOWN(swap)
+{
+	if (self->swapon_by_us) {
+		swapoff("/dev/zram0");
+		sysfs_write("/sys/block/zram0/reset", "1");
+	}
+	close(self->dev);
+}
+
+/* Swapped-out pages: QUERY says SWAP, DISCARD frees the entries, others stay. */
+TEST_F(swap, discard_swapped)
+{
+	const uint64_t n = 1024, half = n / 2;	/* 4 MiB */
+	uint8_t *map = malloc(n);
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	uint64_t swapped = 0, sw_lo = 0, res_lo = 0;
+	long long free0, free1;
+	volatile char sink;
+	char *m;
+	int fd;
+
+	if (!self->have_swap)
+		SKIP(return, "no swap device (and zram setup failed)");
+	ASSERT_NE(NULL, map);
+	fd = memfd("swap", n * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 1, NULL));
+	m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	for (uint64_t p = 0; p < n; p++)
+		sink = m[p * PG];
+	(void)sink;
+	if (madvise(m, n * PG, MADV_PAGEOUT))
+		SKIP(return, "MADV_PAGEOUT: %s", strerror(errno));
+	munmap(m, n * PG);
+
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, n, &a));
+	for (uint64_t p = 0; p < n; p++) {
+		swapped += map[p] == SHMEM_ZERO_PAGE_SWAP;
+		if (p < half) {
+			sw_lo += map[p] == SHMEM_ZERO_PAGE_SWAP;
+			res_lo += map[p] == SHMEM_ZERO_PAGE_DATA;
+		}
+	}
+	EXPECT_EQ(swapped, a.swap_pages);
+	EXPECT_EQ(n, a.swap_pages + a.data_pages);
+	if (!sw_lo)
+		SKIP(return, "MADV_PAGEOUT swapped nothing out");
+	TH_LOG("%llu of %llu pages swapped out", (unsigned long long)swapped,
+	       (unsigned long long)n);
+
+	free0 = meminfo_kb("SwapFree");
+	r.length = half * PG;
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(sw_lo, a.swap_pages);
+	EXPECT_EQ(res_lo, a.freed_pages);
+	EXPECT_EQ(0ULL, a.hole_pages);
+	free1 = meminfo_kb("SwapFree");
+	/* swap slots are freed in per-cpu batches: allow 64 per cpu of lag */
+	EXPECT_GE(free1 - free0, (long long)(sw_lo * PG / KB) - 2 * 64 * 4 * 4)
+		TH_LOG("SwapFree %lld -> %lld kB", free0, free1);
+
+	/* the other half is still swapped, then reads back its data */
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, n, &a));
+	EXPECT_EQ(half, a.hole_pages);
+	r.offset = half * PG;
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(swapped - sw_lo, a.swap_pages);
+	EXPECT_EQ(0, bad_pages(fd, 0, half, 0, NULL, NULL));
+	EXPECT_EQ(0, bad_pages(fd, half, n - half, 1, NULL, NULL));
+	close(fd);
+	free(map);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals: partial progress                                            */
+/* ------------------------------------------------------------------ */
+
+#define SIG_PAGES	(512 * MIB / PG)
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void arm(long usec)
+{
+	struct itimerval it = { { 0, 0 }, { usec / 1000000, usec % 1000000 } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+FIXTURE(sig) {
+	int dev;
+	int fd;
+	struct shmem_zero_range *r;
+	uint8_t *map;
+};
+
+FIXTURE_SETUP(sig)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev);
+	self->fd = memfd("sig", SIG_PAGES * PG, 0);
+	ASSERT_LE(0, self->fd);
+	self->r = calloc(SIG_PAGES, sizeof(*self->r));
+	ASSERT_NE(NULL, self->r);
+	self->map = malloc(SIG_PAGES);
+	ASSERT_NE(NULL, self->map);
+	for (uint64_t i = 0; i < SIG_PAGES; i++)
+		self->r[i] = (struct shmem_zero_range){ i * PG, PG };
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+}
+
+FIXTURE_TEARDOWN(sig)
+{
+	arm(0);
+	close(self->fd);
+	close(self->dev);
+	free(self->r);
+	free(self->map);
+}
+
+/*
+ * One call, a vector of @nr ranges, interrupted by SIGALRM after @usec.
+ * Returns 0 (completed) or the errno; verifies the outcome: the done prefix
+ * (pages [0, done)) reads zero and the rest still holds its data.
+ */
+static int sig_round(struct __test_metadata *_metadata, FIXTURE_DATA(sig) *self,
+		     const struct shmem_zero_range *r, uint64_t nr, long usec,
+		     uint64_t *done_pages, double *secs)
+{
+	struct shmem_zero_args a;
+	long long first_bad;
+	uint64_t done;
+	double t0;
+	int e;
+
+	args_init(&a, self->fd, DISCARD, r, nr);
+	alarms = 0;
+	t0 = now_s();
+	arm(usec);
+	e = sz(self->dev, &a);
+	arm(0);
+	*secs = now_s() - t0;
+	if (e == 0) {
+		EXPECT_EQ(nr, a.ranges_done);
+		done = a.bytes_done / PG;
+		EXPECT_EQ(SIG_PAGES, done);
+		EXPECT_EQ(SIG_PAGES, a.freed_pages);
+	} else {
+		EXPECT_EQ(EINTR, e);
+		EXPECT_EQ(1, alarms);
+		EXPECT_GT(nr, a.ranges_done);
+		EXPECT_EQ(0ULL, a.bytes_done % PG);
+		done = a.bytes_done / PG;
+		if (nr == SIG_PAGES) {		/* one page per range */
+			EXPECT_EQ(a.ranges_done, done);
+		} else {			/* one range: the head of it */
+			EXPECT_EQ(0ULL, a.ranges_done);
+		}
+		EXPECT_GT(SIG_PAGES, done);
+		/* counters describe the done prefix: every page was resident */
+		EXPECT_EQ(done, a.freed_pages);
+		EXPECT_EQ(0ULL, a.hole_pages);
+	}
+	*done_pages = done;
+	EXPECT_EQ(0, bad_pages(self->fd, 0, done, 0, NULL, &first_bad))
+		TH_LOG("done prefix: first non-zero page %lld", first_bad);
+	EXPECT_EQ(0, bad_pages(self->fd, done, SIG_PAGES - done, 1, NULL, &first_bad))
+		TH_LOG("after the prefix: first changed page %lld", first_bad);
+	EXPECT_EQ((long long)((SIG_PAGES - done) * PG / 512), blocks(self->fd));
+	/* restore the data of the prefix for the next round */
+	EXPECT_EQ(0, fill_pages(self->fd, 0, done, 1, NULL));
+	return e;
+}
+
+TEST_F_TIMEOUT(sig, eintr_partial_progress, 240)
+{
+	struct shmem_zero_range whole = { 0, SIG_PAGES * PG };
+	bool seen_vec = false, seen_head = false, seen_query = false;
+	long usec = 20000;
+	uint64_t done;
+	double secs;
+	int e;
+
+	ASSERT_EQ(0, fill_pages(self->fd, 0, SIG_PAGES, 1, NULL));
+
+	/* one range per page */
+	for (int i = 0; i < 12 && !seen_vec; i++) {
+		e = sig_round(_metadata, self, self->r, SIG_PAGES, usec, &done, &secs);
+		TH_LOG("vector: timer %ld us: %s after %.3f s, %llu pages done",
+		       usec, e ? strerror(e) : "completed", secs,
+		       (unsigned long long)done);
+		if (e == 0)
+			usec = usec > 2000 ? usec / 4 : 500;
+		else if (done == 0)
+			usec *= 2;
+		else
+			seen_vec = true;
+	}
+	ASSERT_TRUE(seen_vec) TH_LOG("EINTR with partial progress never observed");
+
+	/* one big range: bytes_done counts its done head */
+	for (int i = 0; i < 12 && !seen_head; i++) {
+		e = sig_round(_metadata, self, &whole, 1, usec, &done, &secs);
+		TH_LOG("one range: timer %ld us: %s after %.3f s, %llu pages done",
+		       usec, e ? strerror(e) : "completed", secs,
+		       (unsigned long long)done);
+		if (e == 0)
+			usec = usec > 2000 ? usec / 4 : 500;
+		else if (done == 0)
+			usec *= 2;
+		else
+			seen_head = true;
+	}
+	ASSERT_TRUE(seen_head) TH_LOG("EINTR inside a range never observed");
+
+	/* QUERY stops too: the map holds the done prefix, nothing after it */
+	for (int i = 0; i < 12 && !seen_query; i++) {
+		struct shmem_zero_args a;
+		uint8_t *map = self->map;
+		uint64_t bad = 0;
+
+		memset(map, 0xEE, SIG_PAGES);
+		args_init(&a, self->fd, QUERY, self->r, SIG_PAGES);
+		a.map = (uintptr_t)map;
+		a.map_len = SIG_PAGES;
+		arm(usec);
+		e = sz(self->dev, &a);
+		arm(0);
+		done = a.bytes_done / PG;
+		TH_LOG("QUERY: timer %ld us: %s, %llu pages done", usec,
+		       e ? strerror(e) : "completed", (unsigned long long)done);
+		if (e == 0) {
+			EXPECT_EQ(SIG_PAGES, a.data_pages);
+			usec = usec > 2000 ? usec / 4 : 500;
+			continue;
+		}
+		ASSERT_EQ(EINTR, e);
+		EXPECT_EQ(a.ranges_done, done);
+		EXPECT_EQ(done, a.data_pages);
+		EXPECT_EQ(0ULL, a.hole_pages + a.zero_pages + a.unwritten_pages + a.swap_pages);
+		for (uint64_t p = 0; p < SIG_PAGES; p++)
+			bad += map[p] != (p < done ? SHMEM_ZERO_PAGE_DATA : 0xEE);
+		EXPECT_EQ(0ULL, bad);
+		if (done == 0)
+			usec *= 2;
+		else
+			seen_query = true;
+	}
+	ASSERT_TRUE(seen_query) TH_LOG("QUERY never stopped with partial progress");
+
+	/* an interrupted call can be resumed from its outputs */
+	{
+		struct shmem_zero_args a;
+		struct shmem_zero_range rest;
+		uint64_t off = 0;
+		int rounds = 0;
+
+		for (;;) {
+			rest = (struct shmem_zero_range){ off, SIG_PAGES * PG - off };
+			args_init(&a, self->fd, DISCARD, &rest, 1);
+			arm(usec);
+			e = sz(self->dev, &a);
+			arm(0);
+			rounds++;
+			if (!e)
+				break;
+			ASSERT_EQ(EINTR, e);
+			off += a.bytes_done;
+			ASSERT_GT(100000, rounds);
+		}
+		TH_LOG("resumed to completion in %d calls", rounds);
+		EXPECT_EQ(0, blocks(self->fd));
+		EXPECT_EQ(0, bad_pages(self->fd, 0, SIG_PAGES, 0, NULL, NULL));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Module unload / reload: must stay the LAST fixture (runs last).      */
+/* ------------------------------------------------------------------ */
+
+static bool module_loaded(void)
+{
+	return access("/sys/module/shmem_zero", F_OK) == 0;
+}
+
+static int load_module(const char *ko)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC), r, e;
+
+	if (fd < 0)
+		return errno;
+	r = syscall(SYS_finit_module, fd, "", 0);
+	e = errno;
+	close(fd);
+	return r ? e : 0;
+}
+
+static int unload_module(void)
+{
+	return syscall(SYS_delete_module, "shmem_zero", O_NONBLOCK) ? errno : 0;
+}
+
+static bool wait_path(const char *path, bool present, int ms)
+{
+	for (int i = 0; i <= ms; i += 10) {
+		if ((access(path, F_OK) == 0) == present)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static bool busy_errno(int e)
+{
+	return e == EBUSY || e == EAGAIN || e == EWOULDBLOCK;
+}
+
+struct busy {
+	int dev;
+	int fd;
+	const struct shmem_zero_range *r;
+	uint64_t nr;
+	atomic_ulong seq;		/* odd while inside the ioctl */
+	atomic_int stop;
+	unsigned long fail_seq;		/* seq value during the failed call */
+	int err;
+};
+
+static void *busy_thread(void *arg)
+{
+	struct busy *b = arg;
+
+	while (!atomic_load(&b->stop)) {
+		struct shmem_zero_args a;
+		unsigned long s;
+		int e;
+
+		args_init(&a, b->fd, QUERY, b->r, b->nr);
+		s = atomic_fetch_add(&b->seq, 1) + 1;
+		e = sz(b->dev, &a);
+		atomic_fetch_add(&b->seq, 1);
+		if (e) {
+			b->err = e;
+			b->fail_seq = s;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* The device works: a DISCARD of a small memfd zeroes and frees it. */
+static void check_device_works(struct __test_metadata *_metadata)
+{
+	struct shmem_zero_range r = { 0, 4 * PG };
+	struct shmem_zero_args a;
+	int dev = open_dev(), fd = memfd("works", 4 * PG, 0);
+
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 4, 1, NULL));
+	ASSERT_EQ(0, sz_call(dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+	EXPECT_EQ(4ULL, a.freed_pages);
+	EXPECT_EQ(0, bad_pages(fd, 0, 4, 0, NULL, NULL));
+	EXPECT_EQ(0, blocks(fd));
+	close(fd);
+	close(dev);
+}
+
+FIXTURE(mod) {
+	const char *ko;
+};
+
+FIXTURE_SETUP(mod)
+{
+	self->ko = getenv("SHMEM_ZERO_KO");
+}
+
+FIXTURE_TEARDOWN(mod)
+{
+	/* whatever happened, leave the module loaded */
+	if (self->ko && !module_loaded()) {
+		int e = load_module(self->ko);
+
+		if (e)
+			TH_LOG("reloading %s failed: %s", self->ko, strerror(e));
+		wait_path(SHMEM_ZERO_DEVICE, true, 2000);
+	}
+}
+
+TEST_F_TIMEOUT(mod, unload_reload, 180)
+{
+	const uint64_t max = SHMEM_ZERO_MAX_RANGES;
+	struct shmem_zero_range *v;
+	struct shmem_zero_args a;
+	bool conclusive = false;
+	uint64_t nr = max / 16;
+	struct stat st;
+	pthread_t th;
+	int dev, e, hfd;
+	double t0, dt;
+
+	if (!self->ko)
+		SKIP(return, "SHMEM_ZERO_KO is not set");
+	ASSERT_TRUE(module_loaded());
+
+	/* An open fd pins the module. */
+	dev = open_dev();
+	ASSERT_LE(0, dev);
+	e = unload_module();
+	if (e == EPERM)
+		SKIP(close(dev); return, "delete_module: EPERM (needs CAP_SYS_MODULE)");
+	ASSERT_TRUE(busy_errno(e)) TH_LOG("delete_module with an open fd: %s", strerror(e));
+	ASSERT_TRUE(module_loaded());
+	check_device_works(_metadata);
+
+	/* A call in flight pins it even after its fd is closed. */
+	hfd = memfd("inflight", 4 * GIB, 0);
+	ASSERT_LE(0, hfd);
+	v = mmap(NULL, max * sizeof(*v), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, v);
+	for (uint64_t i = 0; i < max; i++)
+		v[i] = (struct shmem_zero_range){ i * PG, PG };
+	/* size the call to take a few hundred ms at least */
+	for (;;) {
+		t0 = now_s();
+		ASSERT_EQ(0, sz_call(dev, hfd, QUERY, v, nr, NULL, 0, &a));
+		dt = now_s() - t0;
+		if (dt > 0.3 || nr == max)
+			break;
+		nr = nr * 4 > max ? max : nr * 4;
+	}
+	TH_LOG("QUERY of %llu ranges takes %.3f s", (unsigned long long)nr, dt);
+
+	for (int attempt = 0; attempt < 4 && !conclusive; attempt++) {
+		struct busy b = { .r = v, .nr = nr };
+		unsigned long s0, s1;
+
+		b.dev = open_dev();
+		ASSERT_LE(0, b.dev);
+		b.fd = hfd;
+		close(dev);		/* only the thread's fd is left */
+		dev = -1;
+		ASSERT_EQ(0, pthread_create(&th, NULL, busy_thread, &b));
+		while (!((s0 = atomic_load(&b.seq)) & 1))
+			usleep(1000);
+		usleep(20000);
+		s0 = atomic_load(&b.seq);
+		close(b.dev);		/* the call in flight holds the file */
+		e = unload_module();
+		s1 = atomic_load(&b.seq);
+		atomic_store(&b.stop, 1);
+		pthread_join(th, NULL);
+		conclusive = (s0 & 1) && s0 == s1;
+		TH_LOG("attempt %d: in flight throughout: %s, delete_module: %s, thread: %s",
+		       attempt, conclusive ? "yes" : "no", e ? strerror(e) : "ok",
+		       b.err ? strerror(b.err) : "ok");
+		if (conclusive) {
+			EXPECT_TRUE(busy_errno(e))
+				TH_LOG("module unloaded under a call in flight");
+			/* the call in flight itself completed; a later one
+			 * (if the thread made one) saw the closed fd
+			 */
+			EXPECT_NE(s0, b.fail_seq);
+			EXPECT_TRUE(b.err == 0 || b.err == EBADF);
+		}
+		if (!module_loaded()) {
+			ASSERT_EQ(0, load_module(self->ko));
+			ASSERT_TRUE(wait_path(SHMEM_ZERO_DEVICE, true, 2000));
+		}
+		dev = open_dev();
+		ASSERT_LE(0, dev);
+	}
+	ASSERT_TRUE(conclusive) TH_LOG("could not keep a call in flight");
+	munmap(v, max * sizeof(*v));
+	close(hfd);
+
+	/* Everything closed: unload works, the device disappears. */
+	close(dev);
+	e = unload_module();
+	for (int i = 0; i < 100 && busy_errno(e); i++) {
+		usleep(10000);
+		e = unload_module();
+	}
+	ASSERT_EQ(0, e) TH_LOG("delete_module after close: %s", strerror(e));
+	EXPECT_FALSE(module_loaded());
+	EXPECT_TRUE(wait_path(SHMEM_ZERO_DEVICE, false, 2000))
+		TH_LOG("%s still present after unload", SHMEM_ZERO_DEVICE);
+	EXPECT_EQ(-1, open_dev());
+
+	/* Reload and use it. */
+	e = load_module(self->ko);
+	ASSERT_EQ(0, e) TH_LOG("finit_module(%s): %s", self->ko, strerror(e));
+	ASSERT_TRUE(module_loaded());
+	ASSERT_TRUE(wait_path(SHMEM_ZERO_DEVICE, true, 2000));
+	ASSERT_EQ(0, stat(SHMEM_ZERO_DEVICE, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0666U, st.st_mode & 0777);
+	check_device_works(_metadata);
+}
+
+TEST_HARNESS_MAIN

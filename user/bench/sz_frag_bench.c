@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * DISCARD against punch-hole on a fragmented vector: a 1 GiB memfd with every
+ * other page holding data, and NR single-page ranges at random pages (fixed
+ * seed, half of them holes, half data).  Each method gets a fresh, identical
+ * file; reports wall time, Shmem and file blocks after, and checks contents.
+ *
+ * Usage: sz_frag_bench [NR_RANGES] [REPEATS] [DATA_STEP]
+ * DATA_STEP: every DATA_STEP-th page holds data (default 2; 0: empty file).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/shmem_zero.h>
+
+#define FILE_SIZE	(1UL << 30)
+
+static long page;
+static int data_step = 2;	/* every data_step-th page holds data; 0: none */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long shmem_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int make_file(void)
+{
+	int fd = memfd_create("frag", 0);
+	char *buf = malloc(page);
+
+	if (fd < 0 || ftruncate(fd, FILE_SIZE) || !buf)
+		exit(2);
+	memset(buf, 0x5a, page);
+	for (unsigned long off = 0; data_step && off < FILE_SIZE;
+	     off += data_step * page)
+		if (pwrite(fd, buf, page, off) != page)
+			exit(2);
+	free(buf);
+	return fd;
+}
+
+/* Pages of the ranges that still hold data: must be 0. */
+static long wrong_pages(int fd, const struct shmem_zero_range *r, long nr)
+{
+	char *buf = malloc(page), *zero = calloc(1, page);
+	long bad = 0;
+
+	for (long i = 0; i < nr; i++)
+		if (pread(fd, buf, page, r[i].offset) != page ||
+		    memcmp(buf, zero, page))
+			bad++;
+	free(buf);
+	free(zero);
+	return bad;
+}
+
+static void report(const char *name, double t, long shmem0, int fd,
+		   const struct shmem_zero_range *r, long nr)
+{
+	struct stat st;
+
+	fstat(fd, &st);
+	printf("%-22s %9.1f ms %8.0f ns/range  Shmem %+7ld kB  file %5lld MiB  wrong %ld\n",
+	       name, t * 1e3, t * 1e9 / nr, shmem_kb() - shmem0,
+	       (long long)st.st_blocks * 512 >> 20, wrong_pages(fd, r, nr));
+}
+
+int main(int argc, char **argv)
+{
+	long nr = argc > 1 ? atol(argv[1]) : 100000;
+	int reps = argc > 2 ? atoi(argv[2]) : 1;
+
+	if (argc > 3)
+		data_step = atoi(argv[3]);
+	struct shmem_zero_range *r = calloc(nr, sizeof(*r));
+	long pages;
+	int dev;
+
+	page = sysconf(_SC_PAGESIZE);
+	pages = FILE_SIZE / page;
+	srandom(42);
+	for (long i = 0; i < nr; i++) {
+		r[i].offset = (random() % pages) * page;
+		r[i].length = page;
+	}
+	dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
+	if (dev < 0) {
+		perror(SHMEM_ZERO_DEVICE);
+		return 2;
+	}
+	printf("1 GiB memfd, data every %d pages (0: none); %ld random single-page ranges\n",
+	       data_step, nr);
+	for (int rep = 0; rep < reps; rep++) {
+		struct shmem_zero_args a = { .size = sizeof(a),
+			.mode = SHMEM_ZERO_MODE_DISCARD,
+			.ranges = (uintptr_t)r, .nr_ranges = nr };
+		long s0;
+		double t;
+		int fd;
+
+		fd = make_file();
+		s0 = shmem_kb();
+		t = now();
+		for (long i = 0; i < nr; i++)
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      r[i].offset, r[i].length))
+				return 2;
+		t = now() - t;
+		report("fallocate per range", t, s0, fd, r, nr);
+		close(fd);
+
+		fd = make_file();
+		s0 = shmem_kb();
+		a.fd = fd;
+		t = now();
+		if (ioctl(dev, SHMEM_ZERO_IOC_RANGES, &a)) {
+			perror("SHMEM_ZERO_IOC_RANGES");
+			return 2;
+		}
+		t = now() - t;
+		report("shmem_zero one ioctl", t, s0, fd, r, nr);
+		printf("%-22s holes %llu freed %llu\n", "", a.hole_pages, a.freed_pages);
+		close(fd);
+	}
+	return 0;
+}
