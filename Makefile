@@ -1,16 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make            build kmod/shmem_zero.ko against KDIR (W=1; add C=1 for sparse)
+# make            build build/KVER/kmod/shmem_zero.ko against KDIR (W=1; C=1: sparse)
 # make check      every test: static checks, then the kselftests in a VM
 # make demo       the 1 GiB zero-page stream demo in a VM
 # make bench      DISCARD vs punch-hole on fragmented vectors, in a VM
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
 
-KVER ?= $(notdir $(lastword $(sort $(wildcard /boot/vmlinuz-6.1.*))))
-KVER := $(patsubst vmlinuz-%,%,$(KVER))
+# The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
+# newest installed of each.  KVER picks the one "make" builds (default 6.1);
+# "make check" tests every kernel in KVERS.
+newest = $(shell ls /boot/vmlinuz-$(1).* 2>/dev/null | sort -V | tail -n1 | \
+	sed 's|.*/vmlinuz-||')
+KVER ?= $(call newest,6.1)
+KVERS ?= $(call newest,6.1) $(call newest,6.12)
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build
+# Each kernel builds from its own copy of the sources, so builds for
+# different kernels never share objects: build/$(KVER)/kmod/shmem_zero.ko.
+OBJ := $(BUILD)/$(KVER)
+KMOD_FILES := Kbuild kmod/Kbuild kmod/shmem_zero.c kmod/compat.h \
+	kmod/include/uapi/linux/shmem_zero.h
 KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
 CHECKPATCH = $(BUILD)/checkpatch/checkpatch.pl --no-tree --strict --show-types \
 	--ignore FILE_PATH_CHANGES
@@ -18,17 +28,21 @@ CHECKPATCH = $(BUILD)/checkpatch/checkpatch.pl --no-tree --strict --show-types \
 all: module
 
 module:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+	mkdir -p $(OBJ)
+	cp -a --parents $(KMOD_FILES) $(OBJ)/
+	$(MAKE) -C $(KDIR) M=$(OBJ) W=1 modules
+
+kvers:
+	@echo $(KVERS)
 
 clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C user/demo clean
 	$(MAKE) -C user/bench clean
 	rm -rf $(BUILD)
 
 symcheck: module
-	scripts/check-symbols kmod/shmem_zero.ko $(KDIR)/Module.symvers
+	scripts/check-symbols $(OBJ)/kmod/shmem_zero.ko $(KDIR)/Module.symvers
 
 $(BUILD)/checkpatch/checkpatch.pl: $(KSRC_TAR)
 	mkdir -p $(@D)
@@ -61,4 +75,4 @@ bench: deps module
 	scripts/vm-run -- sh -c 'user/bench/sz_frag_bench 100000 3 2 && \
 		user/bench/sz_frag_bench 100000 3 0'
 
-.PHONY: all module clean symcheck checkpatch deps check demo bench
+.PHONY: all module kvers clean symcheck checkpatch deps check demo bench

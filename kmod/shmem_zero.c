@@ -94,13 +94,27 @@ static int sz_validate(struct sz_call *c)
 }
 
 /*
+ * Pages a swap entry covers, and its first index: shmem stores large swap
+ * entries (one per swapped-out large folio) from 6.12 on.  The walk may have
+ * started inside one, so the index is rounded down to the entry's order.
+ */
+static unsigned long sz_swap_entry(struct xa_state *xas, pgoff_t *first)
+{
+	unsigned long nr = 1UL << xas_get_order(xas);
+
+	*first = round_down(xas->xa_index, nr);
+	return nr;
+}
+
+/*
  * Next page cache entry at an index in [*index, end), or NULL.  Returns a
- * swap (value) entry, or a folio with a reference held; *index is set to the
- * entry's index.  The reference keeps a large folio from being split or
- * freed, so its index and size are stable until folio_put().
+ * swap (value) entry, or a folio with a reference held; *index and *nr are
+ * set to the entry's first index and size in pages (it may start before the
+ * old *index).  The reference keeps a large folio from being split or freed,
+ * so its index and size are stable until folio_put().
  */
 static void *sz_next_entry(struct address_space *mapping, pgoff_t *index,
-			   pgoff_t end)
+			   pgoff_t end, unsigned long *nr)
 {
 	XA_STATE(xas, &mapping->i_pages, *index);
 	void *entry;
@@ -110,8 +124,12 @@ static void *sz_next_entry(struct address_space *mapping, pgoff_t *index,
 		entry = xas_find(&xas, end - 1);
 		if (xas_retry(&xas, entry))
 			continue;
-		if (!entry || xa_is_value(entry))
+		if (!entry)
 			break;
+		if (xa_is_value(entry)) {
+			*nr = sz_swap_entry(&xas, index);
+			break;
+		}
 		if (!sz_folio_try_get(entry)) {
 			xas_reset(&xas);
 			continue;
@@ -121,19 +139,12 @@ static void *sz_next_entry(struct address_space *mapping, pgoff_t *index,
 			xas_reset(&xas);
 			continue;
 		}
+		*index = ((struct folio *)entry)->index;
+		*nr = folio_nr_pages(entry);
 		break;
 	}
 	rcu_read_unlock();
-	if (entry)
-		*index = xa_is_value(entry) ? xas.xa_index :
-						 ((struct folio *)entry)->index;
 	return entry;
-}
-
-/* Pages an entry covers; swap entries are single pages before 6.12. */
-static unsigned long sz_entry_pages(void *entry)
-{
-	return xa_is_value(entry) ? 1 : folio_nr_pages(entry);
 }
 
 static int sz_map_fill(struct sz_call *c, u8 class, unsigned long nr)
@@ -209,13 +220,13 @@ static int sz_query_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 
 		if (signal_pending(current))
 			return -EINTR;
-		entry = sz_next_entry(c->mapping, &pos, end);
+		entry = sz_next_entry(c->mapping, &pos, end, &nr);
 		first = entry ? max(pos, index) : end;
 		c->args.hole_pages += first - index;
 		ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, first - index);
 		if (ret || !entry)
 			goto out;
-		nr = min(pos + sz_entry_pages(entry), end) - first;
+		nr = min(pos + nr, end) - first;
 		if (xa_is_value(entry)) {
 			c->args.swap_pages += nr;
 			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
@@ -268,8 +279,7 @@ static bool sz_walk(struct address_space *mapping, pgoff_t index,
 		if (xas_retry(&xas, entry))
 			continue;
 		if (xa_is_value(entry)) {
-			first = xas.xa_index;
-			nr = 1;
+			nr = sz_swap_entry(&xas, &first);
 		} else {
 			struct folio *folio = entry;
 
