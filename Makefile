@@ -6,6 +6,7 @@
 # make bench      DISCARD vs punch-hole on fragmented vectors, in a VM
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
+# make dkms-src   copy the module sources to /usr/src for dkms add
 
 # The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
 # newest installed of each.  KVER picks the one "make" builds (default 6.1);
@@ -34,6 +35,16 @@ module:
 
 kvers:
 	@echo $(KVERS)
+
+# The module's sources and dkms.conf, where "dkms add" looks for them.
+DKMS_VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC = $(DESTDIR)/usr/src/shmem-zero-$(DKMS_VERSION)
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -a --parents $(KMOD_FILES) kmod/60-shmem-zero.rules $(DKMS_SRC)/
+	sed 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DKMS_VERSION)"/' dkms.conf \
+		>$(DKMS_SRC)/dkms.conf
 
 clean:
 	$(MAKE) -C selftests clean
@@ -75,4 +86,4 @@ bench: deps module
 	scripts/vm-run -- sh -c 'user/bench/sz_frag_bench 100000 3 2 && \
 		user/bench/sz_frag_bench 100000 3 0'
 
-.PHONY: all module kvers clean symcheck checkpatch deps check demo bench
+.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo bench
