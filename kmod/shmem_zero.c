@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fcntl.h>
+#include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fsnotify.h>
@@ -23,6 +24,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <uapi/linux/magic.h>
 #include <uapi/linux/shmem_zero.h>
 
 #include "compat.h"
@@ -39,11 +41,14 @@ struct sz_call {
 	struct address_space *mapping;
 	struct shmem_zero_range *chunk;	/* SZ_CHUNK ranges */
 	u8 __user *map;			/* QUERY map cursor, or NULL */
+	unsigned long align;		/* ranges' alignment */
+	bool hugetlb;			/* hugetlbfs DISCARD */
 };
 
-static int sz_check_range(const struct shmem_zero_range *r)
+static int sz_check_range(struct sz_call *c, const struct shmem_zero_range *r)
 {
-	if (!r->length || !PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->length))
+	if (!r->length || !IS_ALIGNED(r->offset, c->align) ||
+	    !IS_ALIGNED(r->length, c->align))
 		return -EINVAL;
 	if (r->offset > LLONG_MAX || r->length > LLONG_MAX - r->offset)
 		return -EINVAL;
@@ -65,7 +70,7 @@ static int sz_load_chunk(struct sz_call *c, u64 first, unsigned int nr)
 	if (copy_from_user(c->chunk, uranges + first, nr * sizeof(*c->chunk)))
 		return -EFAULT;
 	for (i = 0; i < nr; i++) {
-		ret = sz_check_range(&c->chunk[i]);
+		ret = sz_check_range(c, &c->chunk[i]);
 		if (ret)
 			return ret;
 	}
@@ -174,25 +179,48 @@ static bool sz_page_is_zero(struct page *page)
 	return zero;
 }
 
-/*
- * QUERY pages [first, first + nr) of a referenced folio.  The content is read
- * without the folio lock: the answer is a snapshot, as with read(2).  Folios
- * that are not uptodate were fallocated and read as zero; they are not read.
- * A hwpoisoned folio is never read and is reported as data.
- */
-static int sz_query_folio(struct sz_call *c, struct folio *folio,
-			  pgoff_t first, unsigned long nr)
+static struct page *sz_page(struct folio *folio, pgoff_t index)
 {
+	return folio_page(folio, index - folio->index);
+}
+
+/* A hwpoisoned page is never read and counts as data. */
+static bool sz_folio_is_zero(struct folio *folio, pgoff_t first,
+			     unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = sz_page(folio, first + i);
+
+		if (PageHWPoison(page) || !sz_page_is_zero(page))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * QUERY: the content is read without the folio lock, a snapshot as read(2)
+ * gives.  Folios that are not uptodate were fallocated and read as zero;
+ * they are not read.
+ */
+static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
+			  unsigned long nr, bool whole)
+{
+	struct folio *folio = entry;
 	unsigned long i;
 	int ret;
 
+	if (xa_is_value(entry)) {
+		c->args.swap_pages += nr;
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
+	}
 	if (!folio_test_uptodate(folio)) {
 		c->args.unwritten_pages += nr;
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr);
 	}
 	for (i = 0; i < nr; i++) {
-		struct page *page = folio_page(folio, first - folio->index + i);
-		bool zero = !PageHWPoison(page) && sz_page_is_zero(page);
+		bool zero = sz_folio_is_zero(folio, first + i, 1);
 
 		if (zero)
 			c->args.zero_pages++;
@@ -206,8 +234,163 @@ static int sz_query_folio(struct sz_call *c, struct folio *folio,
 	return 0;
 }
 
-/* QUERY [index, end).  *done: pages classified so far, for EINTR. */
-static int sz_query_range(struct sz_call *c, pgoff_t index, pgoff_t end,
+/*
+ * RECLAIM one folio: remove it if every byte is zero and nobody else can
+ * see or write it, while faults, write(2) and GUP may race.
+ *
+ * Every path that maps a page cache folio or writes to it takes the folio
+ * lock and then re-checks folio->mapping: shmem_fault() (FGP_LOCK), fault-
+ * around (trylock), shmem_write_begin(), userfaultfd CONTINUE.  fork() and
+ * mremap() copy only existing PTEs.  So with the folio locked and unmapped
+ * from every mapping, no new PTE can appear and no write(2) can start.
+ * Writers that already hold it some other way hold a reference: a GUP pin
+ * (folio_maybe_dma_pinned), a GUP reference taken through a PTE before the
+ * unmap, a KVM mapping (its MMU notifier fired in the unmap and dropped it),
+ * a zap still gathering the PTE.  With exactly the page cache's references
+ * and ours left, the content compared under the lock is final, and the
+ * folio is removed still locked.  A reference taken after the check is a
+ * speculative page cache lookup (read(2), splice): those readers lock the
+ * folio and re-check ->mapping before they write.  Lock order: folio lock,
+ * then i_mmap_rwsem (in the unmap), as in truncation.  A folio still in a
+ * per-CPU LRU batch holds the batch's reference and counts as busy.
+ */
+static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
+			    unsigned long nr, bool whole)
+{
+	struct folio *folio = entry;
+	u64 *count = &c->args.busy_pages;
+
+	if (xa_is_value(entry)) {
+		c->args.swap_pages += nr;
+		return 0;
+	}
+	if (!folio_test_uptodate(folio)) {
+		c->args.unwritten_pages += nr;
+		return 0;
+	}
+	/* Unlocked filter: data stays data without taking the lock. */
+	if (!sz_folio_is_zero(folio, first, nr)) {
+		c->args.data_pages += nr;
+		return 0;
+	}
+	if (!whole || !folio_trylock(folio))
+		goto out;
+	if (folio->mapping != c->mapping || folio_test_writeback(folio) ||
+	    folio_test_swapcache(folio) || folio_test_mlocked(folio))
+		goto unlock;
+	if (folio_maybe_dma_pinned(folio)) {
+		count = &c->args.pinned_pages;
+		goto unlock;
+	}
+	if (folio_mapped(folio))
+		unmap_mapping_pages(c->mapping, folio->index, nr, false);
+	if (folio_mapped(folio) || folio_ref_count(folio) != nr + 1)
+		goto unlock;
+	if (!sz_folio_is_zero(folio, first, nr)) {
+		count = &c->args.data_pages;
+		goto unlock;
+	}
+	if (!sz_remove_folio(c->mapping, folio))
+		count = &c->args.freed_pages;
+unlock:
+	folio_unlock(folio);
+out:
+	*count += nr;
+	return 0;
+}
+
+/*
+ * Lock a referenced folio that is still in the file, with i_rwsem held (so
+ * it can only have left by swap-out).  -EAGAIN: look the index up again.
+ */
+static int sz_lock_folio(struct sz_call *c, struct folio *folio)
+{
+	folio_lock(folio);
+	if (folio->mapping == c->mapping)
+		return 0;
+	folio_unlock(folio);
+	return -EAGAIN;
+}
+
+/* Clear the non-zero pages of [first, first + nr) in a locked folio. */
+static unsigned long sz_clear_pages(struct folio *folio, pgoff_t first,
+				    unsigned long nr)
+{
+	unsigned long i, cleared = 0;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = sz_page(folio, first + i);
+
+		if (PageHWPoison(page) || sz_page_is_zero(page))
+			continue;
+		clear_highpage(page);
+		flush_dcache_page(page);
+		cleared++;
+	}
+	if (cleared)
+		folio_mark_dirty(folio);
+	return cleared;
+}
+
+/* Drop swap entries: they read as zero afterwards and hold no memory. */
+static void sz_free_swap(struct sz_call *c, pgoff_t first, unsigned long nr)
+{
+	shmem_truncate_range(c->inode, (loff_t)first << PAGE_SHIFT,
+			     ((loff_t)(first + nr) << PAGE_SHIFT) - 1);
+	c->args.swap_pages += nr;
+}
+
+/*
+ * ZERO_IN_PLACE, i_rwsem held: clear resident pages under the folio lock,
+ * leave them resident and mapped.  A write racing with the clear lands
+ * before or after it, as with memset(3) through a mapping.
+ */
+static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
+			 unsigned long nr, bool whole)
+{
+	struct folio *folio = entry;
+	unsigned long cleared;
+	int ret;
+
+	if (xa_is_value(entry)) {
+		sz_free_swap(c, first, nr);
+		return 0;
+	}
+	if (!folio_test_uptodate(folio)) {
+		c->args.unwritten_pages += nr;
+		return 0;
+	}
+	ret = sz_lock_folio(c, folio);
+	if (ret)
+		return ret;
+	cleared = sz_clear_pages(folio, first, nr);
+	folio_unlock(folio);
+	c->args.zeroed_pages += cleared;
+	c->args.zero_pages += nr - cleared;
+	return 0;
+}
+
+static int sz_entry(struct sz_call *c, void *entry, pgoff_t first,
+		    unsigned long nr, bool whole)
+{
+	switch (c->args.mode) {
+	case SHMEM_ZERO_MODE_QUERY:
+		return sz_query_entry(c, entry, first, nr, whole);
+	case SHMEM_ZERO_MODE_RECLAIM:
+		return sz_reclaim_entry(c, entry, first, nr, whole);
+	default:
+		return sz_zero_entry(c, entry, first, nr, whole);
+	}
+}
+
+/*
+ * Visit [index, end): count holes (and map them), and hand each entry to the
+ * mode's sz_*_entry() with a reference held on a folio; pages [first, first +
+ * nr) of the entry are in range, all of it if @whole.  -EAGAIN from it: look
+ * the same index up again (the entry changed under it).  *done: pages
+ * visited so far, for EINTR.
+ */
+static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			  pgoff_t *done)
 {
 	pgoff_t start = index;
@@ -225,22 +408,21 @@ static int sz_query_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 		c->args.hole_pages += first - index;
 		ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, first - index);
 		if (ret || !entry)
-			goto out;
-		nr = min(pos + nr, end) - first;
-		if (xa_is_value(entry)) {
-			c->args.swap_pages += nr;
-			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
-		} else {
-			ret = sz_query_folio(c, entry, first, nr);
+			break;
+		index = first;
+		*done = index - start;
+		ret = sz_entry(c, entry, first, min(pos + nr, end) - first,
+			       pos >= start && pos + nr <= end);
+		if (!xa_is_value(entry))
 			folio_put(entry);
-		}
+		if (ret == -EAGAIN)
+			continue;
 		if (ret)
-			goto out;
-		index = first + nr;
+			return ret;
+		index = min(pos + nr, end);
 		*done = index - start;
 		cond_resched();
 	}
-out:
 	if (!ret)
 		*done = end - start;
 	return ret;
@@ -252,15 +434,18 @@ struct sz_run {
 	unsigned long whole;	/* pages of folios entirely inside */
 	unsigned long partial;	/* pages of large folios partly inside */
 	unsigned long swap;	/* swap entries */
+	struct folio *pinned;	/* or: one DMA-pinned folio, referenced */
 };
 
 /*
  * One RCU walk from @index: the run of contiguous entries that starts at the
- * first entry, ending after SZ_RUN_MAX pages or when the CPU is wanted (@gaps
- * false); or every entry up to @end (@gaps true, for spans of at most a run).
- * Returns false if it found nothing.  A folio is counted only under a
- * reference taken and re-checked against its slot, which keeps it from being
- * split or freed meanwhile.
+ * first entry, ending after SZ_RUN_MAX pages, when the CPU is wanted, or
+ * before a DMA-pinned folio (@gaps false); or every entry up to @end (@gaps
+ * true, for spans of at most a run).  A run that would start with a pinned
+ * folio is that folio alone, returned referenced in run->pinned.  Returns
+ * false if it found nothing.  A folio is counted only under a reference
+ * taken and re-checked against its slot, which keeps it from being split or
+ * freed meanwhile.
  */
 static bool sz_walk(struct address_space *mapping, pgoff_t index,
 		    pgoff_t end, bool gaps, struct sz_run *run)
@@ -272,17 +457,16 @@ static bool sz_walk(struct address_space *mapping, pgoff_t index,
 	*run = (struct sz_run) { .start = end, .end = end };
 	rcu_read_lock();
 	xas_for_each(&xas, entry, end - 1) {
+		struct folio *folio = entry;
 		pgoff_t first, next;
 		unsigned long nr;
-		bool inside = true;
+		bool pinned = false;
 
 		if (xas_retry(&xas, entry))
 			continue;
 		if (xa_is_value(entry)) {
 			nr = sz_swap_entry(&xas, &first);
 		} else {
-			struct folio *folio = entry;
-
 			if (!sz_folio_try_get(folio))
 				goto retry;
 			if (unlikely(folio != xas_reload(&xas))) {
@@ -291,23 +475,32 @@ static bool sz_walk(struct address_space *mapping, pgoff_t index,
 			}
 			first = folio->index;
 			nr = folio_nr_pages(folio);
-			folio_put(folio);
-			inside = first >= index && first + nr <= end;
+			pinned = !gaps && folio_maybe_dma_pinned(folio);
 		}
 		next = min(first + nr, end);
-		first = max(first, index);
-		if (found && !gaps && first != run->end)
+		if (found && !gaps && (max(first, index) != run->end || pinned)) {
+			if (!xa_is_value(entry))
+				folio_put(folio);
 			break;
+		}
+		first = max(first, index);
 		if (!found)
 			run->start = first;
 		found = true;
 		run->end = next;
-		if (xa_is_value(entry))
+		if (pinned) {
+			run->pinned = folio;
+			break;
+		}
+		if (xa_is_value(entry)) {
 			run->swap += next - first;
-		else if (inside)
-			run->whole += next - first;
-		else
-			run->partial += next - first;
+		} else {
+			if (folio->index >= index && folio->index + nr <= end)
+				run->whole += next - first;
+			else
+				run->partial += next - first;
+			folio_put(folio);
+		}
 		if (!gaps && (next - run->start >= SZ_RUN_MAX || need_resched()))
 			break;
 		continue;
@@ -319,6 +512,24 @@ retry:
 }
 
 /*
+ * DISCARD a DMA-pinned folio's part of the range by zeroing it in place: a
+ * device may still write to it, and a page it writes to must stay the file's.
+ */
+static int sz_discard_pinned(struct sz_call *c, struct sz_run *run)
+{
+	struct folio *folio = run->pinned;
+	int ret = sz_lock_folio(c, folio);
+
+	if (!ret) {
+		sz_clear_pages(folio, run->start, run->end - run->start);
+		folio_unlock(folio);
+		c->args.pinned_pages += run->end - run->start;
+	}
+	folio_put(folio);
+	return ret;
+}
+
+/*
  * DISCARD [index, end) with i_rwsem held.  Each run of entries is unmapped
  * from every shared mapping and removed by shmem_truncate_range(), which
  * frees swap entries, and zeroes (and tries to split) large folios that
@@ -327,7 +538,8 @@ retry:
  *
  * The counts are what the walk found.  Faults do not take i_rwsem; one that
  * races with a run re-adds a page the run already counted as freed, which is
- * the outcome of a fault just after the call.
+ * the outcome of a fault just after the call.  A pin taken after the walk
+ * looked at a folio is not seen, as with punch-hole.
  */
 static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			    pgoff_t *done)
@@ -342,6 +554,14 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			return -EINTR;
 		if (!sz_walk(c->mapping, index, end, false, &run))
 			break;
+		c->args.hole_pages += run.start - index;
+		index = run.start;
+		if (run.pinned) {
+			if (sz_discard_pinned(c, &run) == -EAGAIN)
+				continue;	/* swapped out meanwhile */
+			index = run.end;
+			continue;
+		}
 		if (mapping_mapped(c->mapping))
 			unmap_mapping_pages(c->mapping, run.start,
 					    run.end - run.start, false);
@@ -351,7 +571,6 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 		if (run.partial && sz_walk(c->mapping, run.start, run.end,
 					   true, &left))
 			zeroed = min(left.whole + left.partial, run.partial);
-		c->args.hole_pages += run.start - index;
 		c->args.swap_pages += run.swap;
 		c->args.freed_pages += run.whole + run.partial - zeroed;
 		c->args.zeroed_pages += zeroed;
@@ -374,16 +593,24 @@ static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
 	u64 past = (r->length >> PAGE_SHIFT) - (end - index);
 	int ret = 0;
 
-	if (c->args.mode == SHMEM_ZERO_MODE_QUERY) {
-		ret = sz_query_range(c, index, end, &done);
-		/* Pages past EOF read as nothing: holes. */
+	/* Pages past EOF: a no-op, as for a punched hole; QUERY: holes. */
+	switch (c->args.mode) {
+	case SHMEM_ZERO_MODE_DISCARD:
+		ret = sz_discard_range(c, index, end, &done);
+		break;
+	case SHMEM_ZERO_MODE_QUERY:
+		ret = sz_visit_range(c, index, end, &done);
 		if (!ret && past) {
 			c->args.hole_pages += past;
 			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, past);
 		}
-	} else {
-		/* Pages past EOF: a no-op, as for a punched hole. */
-		ret = sz_discard_range(c, index, end, &done);
+		break;
+	case SHMEM_ZERO_MODE_RECLAIM:
+		ret = sz_visit_range(c, index, end, &done);
+		break;
+	case SHMEM_ZERO_MODE_ZERO_IN_PLACE:
+		ret = sz_visit_range(c, index, end, &done);
+		break;
 	}
 	if (ret) {
 		c->args.bytes_done += (u64)done << PAGE_SHIFT;
@@ -391,6 +618,26 @@ static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
 	}
 	c->args.bytes_done += r->length;
 	c->args.ranges_done++;
+	return 0;
+}
+
+/*
+ * hugetlbfs (MFD_HUGETLB) DISCARD: its own punch-hole, which takes its own
+ * locks and checks seals; this only saves the caller the syscalls.
+ */
+static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
+{
+	int ret;
+
+	if (signal_pending(current))
+		return -EINTR;
+	ret = vfs_fallocate(c->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    r->offset, r->length);
+	if (ret)
+		return ret;
+	c->args.bytes_done += r->length;
+	c->args.ranges_done++;
+	cond_resched();
 	return 0;
 }
 
@@ -407,7 +654,10 @@ static int sz_apply(struct sz_call *c)
 		if (ret)
 			return ret;
 		for (i = 0; i < nr; i++) {
-			ret = sz_apply_range(c, &c->chunk[i]);
+			if (c->hugetlb)
+				ret = sz_punch_range(c, &c->chunk[i]);
+			else
+				ret = sz_apply_range(c, &c->chunk[i]);
 			if (ret)
 				return ret;
 		}
@@ -418,18 +668,23 @@ static int sz_apply(struct sz_call *c)
 /*
  * The checks of vfs_fallocate() and shmem_fallocate() for a punch hole, in
  * their order, so that errors read the same.  The device grants nothing the
- * fd does not: DISCARD needs it open for writing, QUERY for reading.
+ * fd does not: QUERY needs it open for reading, the other modes for writing.
+ * RECLAIM does not change what the file reads, so append-only, immutable and
+ * F_SEAL_WRITE files allow it.
  */
 static int sz_check_file(struct sz_call *c)
 {
 	struct inode *inode = file_inode(c->file);
-	bool discard = c->args.mode == SHMEM_ZERO_MODE_DISCARD;
+	u32 mode = c->args.mode;
+	bool changes = mode == SHMEM_ZERO_MODE_DISCARD ||
+		       mode == SHMEM_ZERO_MODE_ZERO_IN_PLACE;
 
-	if (!(c->file->f_mode & (discard ? FMODE_WRITE : FMODE_READ)))
+	if (!(c->file->f_mode & (mode == SHMEM_ZERO_MODE_QUERY ?
+				 FMODE_READ : FMODE_WRITE)))
 		return -EBADF;
-	if (discard && (IS_APPEND(inode) || IS_IMMUTABLE(inode)))
+	if (changes && (IS_APPEND(inode) || IS_IMMUTABLE(inode)))
 		return -EPERM;
-	if (discard && IS_SWAPFILE(inode))
+	if (changes && IS_SWAPFILE(inode))
 		return -ETXTBSY;
 	if (S_ISFIFO(inode->i_mode))
 		return -ESPIPE;
@@ -437,26 +692,45 @@ static int sz_check_file(struct sz_call *c)
 		return -EISDIR;
 	if (!S_ISREG(inode->i_mode))
 		return -ENODEV;
-	/* Not tmpfs: other filesystems, hugetlbfs, overlayfs over tmpfs. */
-	if (!shmem_mapping(inode->i_mapping))
-		return -EOPNOTSUPP;
 	c->inode = inode;
 	c->mapping = inode->i_mapping;
+	c->align = PAGE_SIZE;
+	if (inode->i_sb->s_magic == HUGETLBFS_MAGIC &&
+	    mode == SHMEM_ZERO_MODE_DISCARD) {
+		c->hugetlb = true;
+		c->align = inode->i_sb->s_blocksize;	/* the huge page size */
+		return 0;
+	}
+	/* Not tmpfs: other filesystems, overlayfs over tmpfs, hugetlbfs. */
+	if (!shmem_mapping(inode->i_mapping))
+		return -EOPNOTSUPP;
 	return 0;
 }
 
 static int sz_run(struct sz_call *c)
 {
+	struct kstat stat;
 	int ret;
 
 	ret = sz_check_file(c);
 	if (ret)
 		return ret;
 	ret = sz_validate(c);
-	if (ret)
+	if (ret || c->args.mode == SHMEM_ZERO_MODE_QUERY || c->hugetlb)
+		return ret ?: sz_apply(c);
+
+	if (c->args.mode == SHMEM_ZERO_MODE_RECLAIM) {
+		/* Folio locks only: writers to the file are not held up. */
+		ret = sz_apply(c);
+		/*
+		 * shmem reconciles its block accounting with the page cache
+		 * lazily (shmem_recalc_inode()); its getattr makes it do so.
+		 */
+		if (c->args.freed_pages)
+			vfs_getattr(&c->file->f_path, &stat, STATX_BLOCKS,
+				    AT_STATX_SYNC_AS_STAT);
 		return ret;
-	if (c->args.mode == SHMEM_ZERO_MODE_QUERY)
-		return sz_apply(c);
+	}
 
 	/*
 	 * Lock order as in vfs_fallocate() -> shmem_fallocate(): sb_writers,
@@ -470,8 +744,11 @@ static int sz_run(struct sz_call *c)
 	else
 		ret = sz_apply(c);
 	inode_unlock(c->inode);
-	if (c->args.freed_pages || c->args.zeroed_pages || c->args.swap_pages)
+	if (c->args.freed_pages || c->args.zeroed_pages ||
+	    c->args.swap_pages || c->args.pinned_pages) {
+		file_update_time(c->file);
 		fsnotify_modify(c->file);
+	}
 	file_end_write(c->file);
 	return ret;
 }
@@ -500,7 +777,7 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 	};
 
 	ret = -EINVAL;
-	if (c.args.mode > SHMEM_ZERO_MODE_QUERY || c.args.flags ||
+	if (c.args.mode > SHMEM_ZERO_MODE_ZERO_IN_PLACE || c.args.flags ||
 	    c.args.nr_ranges > SHMEM_ZERO_MAX_RANGES)
 		goto out;
 	if (c.args.mode == SHMEM_ZERO_MODE_QUERY && c.args.map) {

@@ -18,8 +18,10 @@ enum shmem_zero_mode {
 	/*
 	 * Afterwards every byte of every range reads as zero: resident
 	 * folios are unmapped and removed, swap entries freed, parts of
-	 * large folios zeroed in place.  Holes stay holes.  Needs the fd
-	 * open for writing.
+	 * large folios zeroed in place, DMA-pinned folios zeroed in place
+	 * instead of freed.  Holes stay holes.  Needs the fd open for writing.
+	 * hugetlbfs files (MFD_HUGETLB): DISCARD only, ranges aligned to the
+	 * huge page size, done by the filesystem's punch-hole, no page counts.
 	 */
 	SHMEM_ZERO_MODE_DISCARD		= 0,
 	/*
@@ -28,6 +30,22 @@ enum shmem_zero_mode {
 	 * optional map.  Needs the fd open for reading.
 	 */
 	SHMEM_ZERO_MODE_QUERY		= 1,
+	/*
+	 * Free exactly the resident pages whose every byte is zero, while
+	 * other threads may fault, write and pin the file: a write is never
+	 * lost.  Data, swapped and fallocated pages stay; holes stay holes.
+	 * Pinned or otherwise referenced pages are skipped and counted.  Needs
+	 * the fd open for writing; allowed on F_SEAL_WRITE files (the content
+	 * does not change).
+	 */
+	SHMEM_ZERO_MODE_RECLAIM		= 2,
+	/*
+	 * Clear resident non-zero pages in place (for preallocated or pinned
+	 * memory): every byte reads zero afterwards, resident pages stay
+	 * resident, holes stay holes, nothing is allocated.  Swapped pages
+	 * are dropped (they hold no memory).  Needs the fd open for writing.
+	 */
+	SHMEM_ZERO_MODE_ZERO_IN_PLACE	= 3,
 };
 
 /* Per-page classes written to the QUERY map. */
@@ -74,17 +92,36 @@ struct shmem_zero_args {
 	__u64 ranges_done;	/* out: ranges fully done */
 	__u64 bytes_done;	/* out: bytes done, partial range included */
 	__u64 hole_pages;	/* out: holes (skipped, never allocated) */
-	__u64 zero_pages;	/* out: QUERY: resident, all zero */
-	__u64 data_pages;	/* out: QUERY: resident, not all zero */
-	__u64 unwritten_pages;	/* out: QUERY: fallocated, not written */
-	__u64 swap_pages;	/* out: QUERY: swapped; DISCARD: swap freed */
-	__u64 freed_pages;	/* out: DISCARD: resident pages removed */
+	__u64 zero_pages;	/* out: QUERY: resident, all zero;
+				 * ZERO_IN_PLACE: already zero, untouched
+				 */
+	__u64 data_pages;	/* out: QUERY, RECLAIM: resident, not all zero */
+	__u64 unwritten_pages;	/* out: fallocated, not written (reads zero;
+				 * RECLAIM and ZERO_IN_PLACE leave them)
+				 */
+	__u64 swap_pages;	/* out: QUERY: swapped; DISCARD, ZERO_IN_PLACE:
+				 * swap freed; RECLAIM: swapped, skipped
+				 */
+	__u64 freed_pages;	/* out: DISCARD: resident pages removed;
+				 * RECLAIM: zero pages removed
+				 */
 	__u64 zeroed_pages;	/* out: DISCARD: zeroed in place (part of a
-				 * large folio that stays)
+				 * large folio that could not be split);
+				 * ZERO_IN_PLACE: cleared
+				 */
+	/* SHMEM_ZERO_ARGS_SIZE_VER1 */
+	__u64 pinned_pages;	/* out: DISCARD: DMA-pinned, zeroed in place
+				 * instead of freed; RECLAIM: zero but pinned,
+				 * kept
+				 */
+	__u64 busy_pages;	/* out: RECLAIM: zero but kept: referenced,
+				 * mlocked, in a large folio partly in range
+				 * or partly data, under swap-out
 				 */
 };
 
 #define SHMEM_ZERO_ARGS_SIZE_VER0	120	/* first published size */
+#define SHMEM_ZERO_ARGS_SIZE_VER1	136	/* + pinned_pages, busy_pages */
 
 #define SHMEM_ZERO_IOC_MAGIC	0xBA
 /* The size lives in struct shmem_zero_args.size, not in the number. */
