@@ -80,10 +80,12 @@ demo: deps module
 	scripts/vm-run -- user/demo/shmem_zero_demo
 
 # DISCARD vs punch-hole, 100k random single-page ranges over a 1 GiB memfd:
-# half-populated, then empty.  A benchmark, not a test.
+# half-populated, then empty; RECLAIM vs its userspace emulation on a 1 GiB
+# memfd with 50 % zero pages.  Benchmarks, not tests.
 bench: deps module
 	$(MAKE) -C user/bench
 	scripts/vm-run -- sh -c 'user/bench/sz_frag_bench 100000 3 2 && \
-		user/bench/sz_frag_bench 100000 3 0'
+		user/bench/sz_frag_bench 100000 3 0 && \
+		user/bench/sz_reclaim_bench 1024 3'
 
 .PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo bench
