@@ -9,12 +9,15 @@
  * proof that nothing changed.
  *
  * Needs root inside the test VM for a few cases (ramfs mount, chattr, THP and
- * swap setup, module unload/reload); those SKIP when they cannot run.
+ * swap setup, multi-size THP through /proc/self/map_files and kpageflags,
+ * module unload/reload); those SKIP when they cannot run, as do the tests
+ * of what only newer kernels have (multi-size shmem THP, large swap entries).
  * The module reload test runs last and leaves the module loaded.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -82,6 +85,7 @@
 #define GIB		(1024ULL * MIB)
 #define DISCARD		SHMEM_ZERO_MODE_DISCARD
 #define QUERY		SHMEM_ZERO_MODE_QUERY
+#define ZERO_IN_PLACE	SHMEM_ZERO_MODE_ZERO_IN_PLACE
 #define GARBAGE		0xdeadbeefcafef00dULL
 #define CHUNK_PAGES	256ULL
 /* st_blocks of @pages resident pages */
@@ -1691,11 +1695,20 @@ TEST_F(sz, eopnotsupp_rootfs)
 TEST_F(sz, eopnotsupp_hugetlb)
 {
 	int fd = memfd_create("huge", MFD_CLOEXEC | MFD_HUGETLB);
+	struct shmem_zero_range r = { 0, PG };
+	struct shmem_zero_args a;
 
 	if (fd < 0)
 		SKIP(return, "memfd_create(MFD_HUGETLB): %s", strerror(errno));
 	ASSERT_EQ(0, ftruncate(fd, 2 * MIB));
-	expect_both(_metadata, self->dev, fd, true, true, EOPNOTSUPP, "hugetlb memfd");
+	/* DISCARD goes to hugetlbfs's punch-hole: huge-page-aligned ranges */
+	args_init(&a, fd, DISCARD, &r, 1);
+	EXPECT_EQ(EINVAL, sz(self->dev, &a));
+	r.length = 2 * MIB;
+	for (uint32_t mode = QUERY; mode <= ZERO_IN_PLACE; mode++) {
+		args_init(&a, fd, mode, &r, 1);
+		EXPECT_EQ(EOPNOTSUPP, sz(self->dev, &a)) TH_LOG("mode %u", mode);
+	}
 	EXPECT_EQ((long long)(2 * MIB), fsize(fd));
 	close(fd);
 }
@@ -1809,7 +1822,7 @@ TEST_F(bad, einval_ranges)
 TEST_F(bad, einval_mode_flags)
 {
 	struct shmem_zero_range r = { 0, BAD_PAGES * PG };
-	const uint32_t modes[] = { 2, 3, 0x100, 0x80000000u, ~0u };
+	const uint32_t modes[] = { 4, 5, 0x100, 0x80000000u, ~0u };
 	const uint32_t flags[] = { 1, 2, 0x100, 0x80000000u, ~0u };
 	struct shmem_zero_args a;
 
@@ -1819,7 +1832,7 @@ TEST_F(bad, einval_mode_flags)
 		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("mode %#x", modes[i]);
 		ASSERT_OUT_ZERO(a);
 		ASSERT_INTACT();
-		for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
+		for (uint32_t mode = DISCARD; mode <= ZERO_IN_PLACE; mode++) {
 			args_init(&a, self->fd, mode, &r, 1);
 			a.flags = flags[i];
 			args_poison_out(&a);
@@ -1892,10 +1905,10 @@ TEST_F(bad, args_size)
 	struct shmem_zero_range r = { 0, 4 * PG };
 	const uint32_t small[] = { 0, 1, 8, 64, 112, 119 };
 	const struct { uint32_t size; uint32_t at; } big[] = {
-		{ 121, 120 }, { 128, 120 }, { 128, 127 }, { 4096, 2000 }, { 4096, 4095 },
+		{ 137, 136 }, { 144, 136 }, { 144, 143 }, { 4096, 2000 }, { 4096, 4095 },
 	};
 
-	ASSERT_EQ(SHMEM_ZERO_ARGS_SIZE_VER0, (int)sizeof(struct shmem_zero_args));
+	ASSERT_EQ(SHMEM_ZERO_ARGS_SIZE_VER1, (int)sizeof(struct shmem_zero_args));
 	for (unsigned int i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
 		for (uint32_t mode = DISCARD; mode <= QUERY; mode++) {
 			memset(&u, 0, sizeof(u));
@@ -1914,18 +1927,29 @@ TEST_F(bad, args_size)
 			TH_LOG("size %u, byte %u set", big[i].size, big[i].at);
 		ASSERT_INTACT();
 	}
-	/* larger sizes with zero tails work; the tail is not written */
-	const uint32_t ok[] = { 121, 128, 4096 };
+	/*
+	 * A VER0 caller (120) works and gets nothing written past its struct;
+	 * larger sizes with zero tails work and the tail is not written.
+	 */
+	const uint32_t ok[] = { SHMEM_ZERO_ARGS_SIZE_VER0, 137, 4096 };
 
 	for (unsigned int i = 0; i < 3; i++) {
 		memset(&u, 0, sizeof(u));
 		r.offset = i * 4 * PG;
 		args_init(&u.a, self->fd, DISCARD, &r, 1);
 		u.a.size = ok[i];
+		if (ok[i] < sizeof(u.a))
+			memset(u.b + ok[i], 0xEE, sizeof(u.a) - ok[i]);
 		ASSERT_EQ(0, sz(self->dev, &u.a)) TH_LOG("size %u", ok[i]);
 		EXPECT_EQ(1ULL, u.a.ranges_done);
 		EXPECT_EQ(4 * PG, u.a.bytes_done);
 		EXPECT_EQ(4ULL, u.a.freed_pages);
+		for (unsigned int j = ok[i]; j < sizeof(u.a); j++) {
+			if (u.b[j] != 0xEE) {
+				EXPECT_EQ(0xEE, u.b[j]) TH_LOG("byte %u past VER0 written", j);
+				break;
+			}
+		}
 		for (unsigned int j = sizeof(u.a); j < sizeof(u.b); j++)
 			if (u.b[j]) {
 				EXPECT_EQ(0, u.b[j]) TH_LOG("tail byte %u written", j);
@@ -2071,14 +2095,8 @@ TEST_F(bad, unknown_ioctl)
 /* Large folios (shmem THP)                                             */
 /* ------------------------------------------------------------------ */
 
-#define THP_SYSFS "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-
-FIXTURE(thp) {
-	int dev;
-	char old[16];
-	bool changed;
-	bool ok;
-};
+#define THP_DIR		"/sys/kernel/mm/transparent_hugepage"
+#define THP_SYSFS	THP_DIR "/shmem_enabled"
 
 static bool sysfs_write(const char *path, const char *val)
 {
@@ -2092,24 +2110,286 @@ static bool sysfs_write(const char *path, const char *val)
 	return ok;
 }
 
-FIXTURE_SETUP(thp)
+/* The bracketed choice of a sysfs knob: "always [never]" gives "never". */
+static bool sysfs_choice(const char *path, char *out, size_t len)
 {
-	char buf[128] = "", *s, *e;
-	int fd;
+	char buf[128], *s, *e;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-	self->dev = open_dev();
-	ASSERT_LE(0, self->dev);
-	fd = open(THP_SYSFS, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
-	if (read(fd, buf, sizeof(buf) - 1) <= 0)
-		buf[0] = 0;
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
 	s = strchr(buf, '[');
 	e = s ? strchr(s, ']') : NULL;
-	if (!e || e - s - 1 >= (long)sizeof(self->old))
+	if (!e || (size_t)(e - s - 1) >= len)
+		return false;
+	memcpy(out, s + 1, e - s - 1);
+	out[e - s - 1] = 0;
+	return true;
+}
+
+/* A sysfs file holding one number, or -1. */
+static long long sysfs_ll(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * Multi-size THP for shmem (6.12 here; none in 6.1): one knob per folio size,
+ * THP_DIR/hugepages-<size>kB/shmem_enabled, and per-size counters in
+ * .../stats.  In 6.12 those knobs govern faults on shared anonymous memory
+ * only (shmem_allowable_huge_orders(): a memfd, or any write(2), gets at most
+ * PMD-sized folios, from the top-level knob), so the tests below fill such a
+ * mapping and reach its shmem file through /proc/self/map_files.
+ */
+#define MTHP_MAX	16
+
+struct mthp {
+	unsigned int pmd_kb;
+	int n;
+	struct mthp_knob {
+		unsigned int kb;
+		char old[16];	/* the value before the test */
+		bool changed;
+	} k[MTHP_MAX];		/* ascending sizes */
+};
+
+static void mthp_path(char *buf, size_t len, unsigned int kb, const char *file)
+{
+	snprintf(buf, len, THP_DIR "/hugepages-%ukB/%s", kb, file);
+}
+
+static long long mthp_stat(unsigned int kb, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-%ukB/stats/%s", kb, name);
+	return sysfs_ll(path);
+}
+
+static int mthp_knob_cmp(const void *a, const void *b)
+{
+	const struct mthp_knob *x = a, *y = b;
+
+	return x->kb < y->kb ? -1 : x->kb > y->kb;
+}
+
+/* Finds the knobs and remembers their values; changes nothing. */
+static void mthp_scan(struct mthp *mt)
+{
+	long long pmd = sysfs_ll(THP_DIR "/hpage_pmd_size");
+	char path[160];
+	struct dirent *d;
+	DIR *dir;
+
+	memset(mt, 0, sizeof(*mt));
+	mt->pmd_kb = pmd > 0 ? pmd / KB : 0;
+	dir = opendir(THP_DIR);
+	if (!dir)
 		return;
-	memcpy(self->old, s + 1, e - s - 1);
+	while ((d = readdir(dir)) && mt->n < MTHP_MAX) {
+		struct mthp_knob *k = &mt->k[mt->n];
+
+		if (sscanf(d->d_name, "hugepages-%ukB", &k->kb) != 1)
+			continue;
+		mthp_path(path, sizeof(path), k->kb, "shmem_enabled");
+		if (sysfs_choice(path, k->old, sizeof(k->old)))
+			mt->n++;
+	}
+	closedir(dir);
+	qsort(mt->k, mt->n, sizeof(mt->k[0]), mthp_knob_cmp);
+}
+
+/* Sizes below the PMD size that have a knob. */
+static int mthp_small_sizes(const struct mthp *mt)
+{
+	int n = 0;
+
+	for (int i = 0; i < mt->n; i++)
+		n += mt->k[i].kb < mt->pmd_kb;
+	return n;
+}
+
+/* Can the mTHP tests run?  If not, why not (for SKIP). */
+static bool mthp_ready(const struct mthp *mt, char *why, size_t len)
+{
+	char top[16] = "";
+
+	if (!mthp_small_sizes(mt)) {
+		snprintf(why, len, "no multi-size shmem THP below the PMD size "
+			 "(no %s/hugepages-<size>kB/shmem_enabled; 6.12 has them)",
+			 THP_DIR);
+		return false;
+	}
+	if (geteuid() != 0) {
+		snprintf(why, len, "needs root (mTHP knobs, /proc/self/map_files, kpageflags)");
+		return false;
+	}
+	/* deny disables every size; force overrides the per-size knobs */
+	if (sysfs_choice(THP_SYSFS, top, sizeof(top)) &&
+	    (!strcmp(top, "deny") || !strcmp(top, "force"))) {
+		snprintf(why, len, "%s is [%s]", THP_SYSFS, top);
+		return false;
+	}
+	return true;
+}
+
+/* @kb's shmem_enabled "always", every other size (PMD too) "never". */
+static bool mthp_only(struct mthp *mt, unsigned int kb)
+{
+	char path[160], cur[16];
+
+	for (int i = 0; i < mt->n; i++) {
+		struct mthp_knob *k = &mt->k[i];
+		const char *want = k->kb == kb ? "always" : "never";
+
+		mthp_path(path, sizeof(path), k->kb, "shmem_enabled");
+		if (sysfs_choice(path, cur, sizeof(cur)) && !strcmp(cur, want))
+			continue;
+		k->changed = true;
+		if (!sysfs_write(path, want))
+			return false;
+	}
+	return true;
+}
+
+static void mthp_restore(struct mthp *mt)
+{
+	char path[160];
+
+	for (int i = 0; i < mt->n; i++) {
+		if (!mt->k[i].changed)
+			continue;
+		mthp_path(path, sizeof(path), mt->k[i].kb, "shmem_enabled");
+		sysfs_write(path, mt->k[i].old);
+		mt->k[i].changed = false;
+	}
+}
+
+/*
+ * Shared anonymous memory of @len bytes at an @align-aligned address (so
+ * every folio size up to @align fits), and in *fd its shmem file, opened
+ * read-write through /proc/self/map_files (root).  NULL with errno set.
+ */
+static char *anon_shared(uint64_t len, uint64_t align, int *fd)
+{
+	char path[80], *r, *m;
+	int e;
+
+	r = mmap(NULL, len + align, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	m = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+	if (mmap(m, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != m) {
+		e = errno;
+		munmap(r, len + align);
+		errno = e;
+		return NULL;
+	}
+	if (m > r)
+		munmap(r, m - r);
+	if (r + len + align > m + len)
+		munmap(m + len, r + len + align - (m + len));
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)(uintptr_t)m, (unsigned long)(uintptr_t)(m + len));
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0) {
+		e = errno;
+		munmap(m, len);
+		errno = e;
+		return NULL;
+	}
+	return m;
+}
+
+#define PM_PRESENT		(1ULL << 63)
+#define PM_PFN			((1ULL << 55) - 1)
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+
+/*
+ * The folios behind the mapped pages [m, m + n pages), from
+ * /proc/self/pagemap (PFNs need root) and /proc/kpageflags: *exact gets the
+ * number of @nr-aligned folios of exactly @nr pages, *others the pages that
+ * are in any other folio or not mapped.  -1 if those files cannot be read.
+ */
+static int folio_scan(const char *m, uint64_t n, uint64_t nr,
+		      uint64_t *exact, uint64_t *others)
+{
+	uint64_t *pm = calloc(n, sizeof(*pm)), *fl = calloc(n, sizeof(*fl));
+	int pfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int kfd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	int ret = -1;
+
+	*exact = *others = 0;
+	if (!pm || !fl || pfd < 0 || kfd < 0)
+		goto out;
+	if (pread(pfd, pm, n * 8, (uintptr_t)m / PG * 8) != (ssize_t)(n * 8))
+		goto out;
+	for (uint64_t p = 0; p < n; p++) {
+		if (!(pm[p] & PM_PRESENT))
+			continue;
+		if (!(pm[p] & PM_PFN) ||	/* PFNs hidden: not root */
+		    pread(kfd, &fl[p], 8, (pm[p] & PM_PFN) * 8) != 8)
+			goto out;
+	}
+	for (uint64_t p = 0, sz; p < n; p += sz) {
+		bool head = (pm[p] & PM_PRESENT) && (fl[p] >> KPF_COMPOUND_HEAD & 1);
+
+		sz = 1;
+		while (head && p + sz < n && (pm[p + sz] & PM_PRESENT) &&
+		       (fl[p + sz] >> KPF_COMPOUND_TAIL & 1) &&
+		       (pm[p + sz] & PM_PFN) == (pm[p] & PM_PFN) + sz)
+			sz++;
+		if (head && sz == nr && p % nr == 0)
+			(*exact)++;
+		else
+			*others += sz;
+	}
+	ret = 0;
+out:
+	if (pfd >= 0)
+		close(pfd);
+	if (kfd >= 0)
+		close(kfd);
+	free(pm);
+	free(fl);
+	return ret;
+}
+
+FIXTURE(thp) {
+	int dev;
+	char old[16];
+	bool changed;
+	bool ok;
+	struct mthp mthp;
+};
+
+FIXTURE_SETUP(thp)
+{
+	self->dev = open_dev();
+	ASSERT_LE(0, self->dev);
+	mthp_scan(&self->mthp);
+	if (!sysfs_choice(THP_SYSFS, self->old, sizeof(self->old)))
+		return;
 	if (!strcmp(self->old, "always") || !strcmp(self->old, "force")) {
 		self->ok = true;
 		return;
@@ -2119,6 +2399,7 @@ FIXTURE_SETUP(thp)
 
 FIXTURE_TEARDOWN(thp)
 {
+	mthp_restore(&self->mthp);
 	if (self->changed)
 		sysfs_write(THP_SYSFS, self->old);
 	close(self->dev);
@@ -2198,6 +2479,127 @@ TEST_F(thp, discard_large_folios)
 	free(tag);
 }
 
+/*
+ * DISCARD [first, first + len) of a file whose pages there are all resident,
+ * and check the outcome: counts, st_blocks, a QUERY of the range (zeroed
+ * pages still resident and zero, freed ones holes), the content of the whole
+ * file (tag[] is updated) and a QUERY of the whole file.
+ */
+static void discard_resident(struct __test_metadata *_metadata, int dev, int fd,
+			     uint64_t first, uint64_t len, uint64_t *tag,
+			     uint64_t n, struct shmem_zero_args *a)
+{
+	struct shmem_zero_range r = { first * PG, len * PG };
+	struct shmem_zero_range all = { 0, n * PG };
+	struct shmem_zero_args q;
+	long long b0 = blocks(fd), b1, first_bad;
+	uint64_t data = 0;
+
+	ASSERT_EQ(0, sz_call(dev, fd, DISCARD, &r, 1, NULL, 0, a));
+	EXPECT_EQ(len, a->freed_pages + a->zeroed_pages);
+	EXPECT_EQ(0ULL, a->hole_pages);
+	EXPECT_EQ(0ULL, a->swap_pages);
+	b1 = blocks(fd);
+	EXPECT_EQ(BLK(a->freed_pages), b0 - b1)
+		TH_LOG("st_blocks %lld -> %lld, freed %llu", b0, b1,
+		       (unsigned long long)a->freed_pages);
+
+	ASSERT_EQ(0, sz_call(dev, fd, QUERY, &r, 1, NULL, 0, &q));
+	EXPECT_EQ(a->zeroed_pages, q.zero_pages);
+	EXPECT_EQ(a->freed_pages, q.hole_pages);
+	EXPECT_EQ(0ULL, q.data_pages + q.swap_pages + q.unwritten_pages);
+
+	for (uint64_t p = first; p < first + len; p++)
+		tag[p] = 0;
+	for (uint64_t p = 0; p < n; p++)
+		data += tag[p] != 0;
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, &first_bad))
+		TH_LOG("first bad page %lld", first_bad);
+	ASSERT_EQ(0, sz_call(dev, fd, QUERY, &all, 1, NULL, 0, &q));
+	EXPECT_EQ(data, q.data_pages);
+	EXPECT_EQ(n - data, q.zero_pages + q.hole_pages);
+	EXPECT_EQ(0ULL, q.swap_pages + q.unwritten_pages);
+}
+
+#define MTHP_FOLIOS	8
+
+/* One folio size: MTHP_FOLIOS folios of @kb, then DISCARD parts of them. */
+static void mthp_discard_size(struct __test_metadata *_metadata, int dev,
+			      struct mthp *mt, unsigned int kb)
+{
+	const uint64_t nr = kb * KB / PG, n = MTHP_FOLIOS * nr;
+	uint64_t *tag = calloc(n, sizeof(*tag)), exact, others;
+	struct shmem_zero_range all = { 0, n * PG };
+	long long al0, al1, fb0, fb1;
+	struct shmem_zero_args a, b, c;
+	char *m;
+	int fd;
+
+	ASSERT_NE(NULL, tag);
+	ASSERT_TRUE(mthp_only(mt, kb)) TH_LOG("cannot set hugepages-%ukB/shmem_enabled", kb);
+	al0 = mthp_stat(kb, "shmem_alloc");
+	fb0 = mthp_stat(kb, "shmem_fallback");
+	m = anon_shared(n * PG, (uint64_t)mt->pmd_kb * KB, &fd);
+	ASSERT_NE(NULL, m) TH_LOG("shared anonymous memory via map_files: %s", strerror(errno));
+	for (uint64_t p = 0; p < n; p++) {
+		tag[p] = 1 + p;
+		page_fill(m + p * PG, tag[p]);
+	}
+	al1 = mthp_stat(kb, "shmem_alloc");
+	fb1 = mthp_stat(kb, "shmem_fallback");
+	ASSERT_EQ(0, folio_scan(m, n, nr, &exact, &others));
+	TH_LOG("%4ukB: %llu of %llu folios of %ukB by kpageflags (%llu pages elsewhere), "
+	       "shmem_alloc +%lld, shmem_fallback +%lld", kb, (unsigned long long)exact,
+	       (unsigned long long)MTHP_FOLIOS, kb, (unsigned long long)others,
+	       al1 - al0, fb1 - fb0);
+	ASSERT_EQ((uint64_t)MTHP_FOLIOS, exact);
+	EXPECT_EQ(MTHP_FOLIOS, al1 - al0);
+	EXPECT_EQ(BLK(n), blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, NULL));
+
+	/* (a) folios 1 and 2, whole: freed, nothing zeroed */
+	discard_resident(_metadata, dev, fd, nr, 2 * nr, tag, n, &a);
+	EXPECT_EQ(2 * nr, a.freed_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	/* (b) one page inside folio 3 */
+	discard_resident(_metadata, dev, fd, 3 * nr + nr / 2, 1, tag, n, &b);
+	/* (c) the second half of folio 4 and the first half of folio 5 */
+	discard_resident(_metadata, dev, fd, 4 * nr + nr / 2, nr, tag, n, &c);
+	TH_LOG("%4ukB: whole: freed %llu; one page: freed %llu zeroed %llu; "
+	       "straddling: freed %llu zeroed %llu", kb,
+	       (unsigned long long)a.freed_pages,
+	       (unsigned long long)b.freed_pages, (unsigned long long)b.zeroed_pages,
+	       (unsigned long long)c.freed_pages, (unsigned long long)c.zeroed_pages);
+
+	/* everything: what is left goes, nothing stays zeroed */
+	ASSERT_EQ(0, sz_call(dev, fd, DISCARD, &all, 1, NULL, 0, &a));
+	EXPECT_EQ(n, a.freed_pages + a.zeroed_pages + a.hole_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages);
+	EXPECT_EQ(0, blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, NULL, NULL));
+	munmap(m, n * PG);
+	close(fd);
+	free(tag);
+}
+
+/*
+ * Every multi-size shmem THP size below the PMD size (6.12): DISCARD of whole
+ * folios, of one page inside a folio and of a range straddling two folios.
+ */
+TEST_F(thp, discard_mthp_sizes)
+{
+	double t0 = now_s();
+	char why[160];
+
+	if (!mthp_ready(&self->mthp, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	for (int i = 0; i < self->mthp.n; i++)
+		if (self->mthp.k[i].kb < self->mthp.pmd_kb)
+			mthp_discard_size(_metadata, self->dev, &self->mthp,
+					  self->mthp.k[i].kb);
+	TH_LOG("%.2f s", now_s() - t0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Swap                                                                 */
 /* ------------------------------------------------------------------ */
@@ -2206,6 +2608,7 @@ FIXTURE(swap) {
 	int dev;
 	bool swapon_by_us;
 	bool have_swap;
+	struct mthp mthp;
 };
 
 static bool swap_active(void)
@@ -2259,10 +2662,12 @@ FIXTURE_SETUP(swap)
 	self->have_swap = swap_active();
 	if (!self->have_swap && geteuid() == 0)
 		self->have_swap = self->swapon_by_us = zram_swapon();
+	mthp_scan(&self->mthp);
 }
 
 FIXTURE_TEARDOWN(swap)
 {
+	mthp_restore(&self->mthp);
 	if (self->swapon_by_us) {
 		swapoff("/dev/zram0");
 		sysfs_write("/sys/block/zram0/reset", "1");
@@ -2334,6 +2739,216 @@ TEST_F(swap, discard_swapped)
 	EXPECT_EQ(0, bad_pages(fd, half, n - half, 1, NULL, NULL));
 	close(fd);
 	free(map);
+}
+
+/*
+ * DISCARD @r of a file whose pages there are swapped out, and check it: the
+ * counts add up, and a QUERY of the whole file shows the pages discarded so
+ * far (gone[]) as holes, or zero when zeroed in place, and every other page
+ * still swapped or, if read back, resident data.
+ */
+static void discard_swapped_range(struct __test_metadata *_metadata, int dev,
+				  int fd, const struct shmem_zero_range *r,
+				  uint8_t *gone, uint8_t *map, uint64_t n,
+				  uint64_t *zeroed, struct shmem_zero_args *a)
+{
+	const uint64_t first = r->offset / PG, len = r->length / PG;
+	struct shmem_zero_range all = { 0, n * PG };
+	struct shmem_zero_args q;
+	long long bad = 0, first_bad = -1;
+	uint64_t ngone = 0;
+
+	ASSERT_EQ(0, sz_call(dev, fd, DISCARD, r, 1, NULL, 0, a));
+	EXPECT_EQ(len, a->swap_pages + a->freed_pages + a->zeroed_pages);
+	EXPECT_EQ(0ULL, a->hole_pages);
+	*zeroed += a->zeroed_pages;
+	memset(gone + first, 1, len);
+
+	ASSERT_EQ(0, sz_call(dev, fd, QUERY, &all, 1, map, n, &q));
+	for (uint64_t p = 0; p < n; p++) {
+		bool ok = gone[p] ? map[p] == SHMEM_ZERO_PAGE_HOLE ||
+				    map[p] == SHMEM_ZERO_PAGE_ZERO :
+				    map[p] == SHMEM_ZERO_PAGE_SWAP ||
+				    map[p] == SHMEM_ZERO_PAGE_DATA;
+
+		ngone += gone[p];
+		if (!ok && !bad++)
+			first_bad = p;
+	}
+	EXPECT_EQ(0, bad) TH_LOG("page %lld: discarded %d, class %u", first_bad,
+				 first_bad >= 0 ? gone[first_bad] : -1,
+				 first_bad >= 0 ? map[first_bad] : 0);
+	EXPECT_EQ(*zeroed, q.zero_pages);
+	EXPECT_EQ(ngone, q.hole_pages + q.zero_pages);
+	EXPECT_EQ(n - ngone, q.swap_pages + q.data_pages);
+	TH_LOG("  DISCARD %llu+%llu: swap %llu freed %llu zeroed %llu; then %llu pages "
+	       "swapped, %llu resident data", (unsigned long long)first,
+	       (unsigned long long)len, (unsigned long long)a->swap_pages,
+	       (unsigned long long)a->freed_pages, (unsigned long long)a->zeroed_pages,
+	       (unsigned long long)q.swap_pages, (unsigned long long)q.data_pages);
+}
+
+#define LS_MIN_PAGES	512ULL	/* 2 MiB, and at least 16 entries */
+
+/* One folio size: swap out large folios, QUERY and DISCARD around entries. */
+static void swap_large_entries(struct __test_metadata *_metadata, int dev,
+			       struct mthp *mt, unsigned int kb)
+{
+	const uint64_t nr = kb * KB / PG;
+	const uint64_t nf = LS_MIN_PAGES / nr > 16 ? LS_MIN_PAGES / nr : 16, n = nf * nr;
+	const long long slack = 64 * sysconf(_SC_NPROCESSORS_ONLN) * PG / KB;
+	const struct shmem_zero_range qv[] = {
+		{ nr / 2 * PG, nr * PG },		/* mid-entry to mid-entry */
+		{ (3 * nr + 1) * PG, (nr - 2) * PG },	/* inside one entry */
+		{ (6 * nr - 1) * PG, PG },		/* the last page of an entry */
+		{ (7 * nr + 1) * PG, PG },		/* the second page of one */
+		{ 9 * nr * PG, nr * PG },		/* exactly one entry */
+		{ (nr / 2 + 1) * PG, 2 * nr * PG },	/* overlapping the first */
+		{ (n - nr / 2) * PG, 2 * nr * PG },	/* mid-entry to past EOF */
+	};
+	const int nqv = sizeof(qv) / sizeof(qv[0]);
+	/* inside entry 2; across entries 4 and 5; the whole second half */
+	const struct shmem_zero_range d_part = { (2 * nr + nr / 4) * PG, nr / 2 * PG };
+	const struct shmem_zero_range d_straddle = { (4 * nr + nr / 2) * PG, nr * PG };
+	const struct shmem_zero_range d_whole = { n / 2 * PG, n / 2 * PG };
+	struct shmem_zero_range all = { 0, n * PG };
+	uint64_t *tag = calloc(n, sizeof(*tag)), exact, others, zeroed = 0;
+	uint64_t tot = 0, in = 0, past = 0, ngone = 0;
+	uint8_t *map = malloc(n), *exp = malloc(n), *gone = calloc(n, 1);
+	long long so0, so1, sf0, sf1, free0, free1, free2, first_bad;
+	struct shmem_zero_args a, q;
+	bool large;
+	char *m;
+	int fd;
+
+	ASSERT_TRUE(tag && map && exp && gone);
+	ASSERT_LE(4ULL, nr);
+	ASSERT_TRUE(mthp_only(mt, kb)) TH_LOG("cannot set hugepages-%ukB/shmem_enabled", kb);
+	m = anon_shared(n * PG, (uint64_t)mt->pmd_kb * KB, &fd);
+	ASSERT_NE(NULL, m) TH_LOG("shared anonymous memory via map_files: %s", strerror(errno));
+	for (uint64_t p = 0; p < n; p++) {
+		tag[p] = 1 + p;
+		page_fill(m + p * PG, tag[p]);
+	}
+	ASSERT_EQ(0, folio_scan(m, n, nr, &exact, &others));
+	ASSERT_EQ(nf, exact) TH_LOG("%ukB: %llu folios of %ukB, %llu pages elsewhere",
+				    kb, (unsigned long long)exact, kb,
+				    (unsigned long long)others);
+
+	so0 = mthp_stat(kb, "swpout");
+	sf0 = mthp_stat(kb, "swpout_fallback");
+	free0 = meminfo_kb("SwapFree");
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, madvise(m, n * PG, MADV_PAGEOUT))
+			TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
+		ASSERT_EQ(0, sz_call(dev, fd, QUERY, &all, 1, map, n, &q));
+		if (q.swap_pages == n)
+			break;
+	}
+	so1 = mthp_stat(kb, "swpout");
+	sf1 = mthp_stat(kb, "swpout_fallback");
+	free1 = meminfo_kb("SwapFree");
+	large = so1 - so0 == (long long)nf && sf1 == sf0;
+	TH_LOG("%4ukB: %llu folios; MADV_PAGEOUT: %llu of %llu pages SWAP, swpout +%lld, "
+	       "swpout_fallback +%lld: %s swap entries; SwapFree %lld -> %lld kB", kb,
+	       (unsigned long long)nf, (unsigned long long)q.swap_pages,
+	       (unsigned long long)n, so1 - so0, sf1 - sf0,
+	       large ? "large" : "small (or mixed)", free0, free1);
+	ASSERT_EQ(n, q.swap_pages) TH_LOG("MADV_PAGEOUT left pages resident");
+	EXPECT_EQ(n, q.swap_pages + q.data_pages + q.zero_pages + q.hole_pages);
+	EXPECT_EQ(NULL, memchr(map, SHMEM_ZERO_PAGE_HOLE, n));
+	EXPECT_GE(free0 - free1, (long long)(n * PG / KB) - (large ? 0 : slack));
+
+	/* QUERY: exactly one SWAP byte per page, wherever a range starts or ends */
+	for (int i = 0; i < nqv; i++) {
+		uint64_t f = qv[i].offset / PG, l = qv[i].length / PG, ri = 0;
+
+		for (uint64_t p = f; p < f + l; p++, tot++) {
+			exp[tot] = p < n ? SHMEM_ZERO_PAGE_SWAP : SHMEM_ZERO_PAGE_HOLE;
+			ri += p < n;
+		}
+		in += ri;
+		past += l - ri;
+		ASSERT_EQ(0, sz_call(dev, fd, QUERY, &qv[i], 1, NULL, 0, &q));
+		EXPECT_EQ(ri, q.swap_pages) TH_LOG("range %d: pages %llu+%llu", i,
+						   (unsigned long long)f,
+						   (unsigned long long)l);
+		EXPECT_EQ(l - ri, q.hole_pages) TH_LOG("range %d", i);
+	}
+	memset(map, 0xff, n);
+	ASSERT_EQ(0, sz_call(dev, fd, QUERY, qv, nqv, map, tot, &q));
+	EXPECT_EQ(in, q.swap_pages);
+	EXPECT_EQ(past, q.hole_pages);
+	EXPECT_EQ(0ULL, q.data_pages + q.zero_pages + q.unwritten_pages);
+	EXPECT_EQ(0, memcmp(map, exp, tot));
+	EXPECT_EQ(0xff, map[tot]);
+
+	/* DISCARD part of an entry, across two entries, whole entries */
+	discard_swapped_range(_metadata, dev, fd, &d_part, gone, map, n, &zeroed, &a);
+	discard_swapped_range(_metadata, dev, fd, &d_straddle, gone, map, n, &zeroed, &a);
+	free1 = meminfo_kb("SwapFree");
+	discard_swapped_range(_metadata, dev, fd, &d_whole, gone, map, n, &zeroed, &a);
+	free2 = meminfo_kb("SwapFree");
+	EXPECT_EQ(n / 2, a.swap_pages);
+	EXPECT_EQ(0ULL, a.freed_pages + a.zeroed_pages);
+	/* freeing a whole large entry bypasses the per-cpu slot cache */
+	EXPECT_GE(free2 - free1, (long long)(n / 2 * PG / KB) - (large ? 0 : slack))
+		TH_LOG("SwapFree %lld -> %lld kB", free1, free2);
+	TH_LOG("  whole entries: SwapFree +%lld kB for %llu kB discarded", free2 - free1,
+	       (unsigned long long)(n / 2 * PG / KB));
+
+	/* read everything back (swapping the rest in) */
+	for (uint64_t p = 0; p < n; p++) {
+		if (gone[p])
+			tag[p] = 0;
+		ngone += gone[p];
+	}
+	EXPECT_EQ(0, bad_pages(fd, 0, n, 0, tag, &first_bad))
+		TH_LOG("first bad page %lld", first_bad);
+	ASSERT_EQ(0, sz_call(dev, fd, QUERY, &all, 1, NULL, 0, &q));
+	EXPECT_EQ(n - ngone, q.data_pages);
+	EXPECT_EQ(ngone, q.hole_pages + q.zero_pages);
+	EXPECT_EQ(0ULL, q.swap_pages);
+
+	ASSERT_EQ(0, sz_call(dev, fd, DISCARD, &all, 1, NULL, 0, &a));
+	EXPECT_EQ(0, blocks(fd));
+	munmap(m, n * PG);
+	close(fd);
+	free(tag);
+	free(map);
+	free(exp);
+	free(gone);
+}
+
+/*
+ * Large folios swapped out as large (multi-index) swap entries (6.12): QUERY
+ * ranges that start or end inside an entry, DISCARD of part of an entry, of
+ * a range across two entries and of whole entries.  Every size from 16 kB
+ * to below the PMD size: entries up to 128 kB are a slot and its siblings in
+ * the lowest xarray level, 256 kB is one slot a level higher, 512 kB and up
+ * a slot and siblings there.
+ */
+TEST_F(swap, discard_large_swap_entries)
+{
+	double t0 = now_s();
+	char why[160];
+	int sizes = 0;
+
+	if (!self->have_swap)
+		SKIP(return, "no swap device (and zram setup failed)");
+	if (!mthp_ready(&self->mthp, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	for (int i = 0; i < self->mthp.n; i++) {
+		unsigned int kb = self->mthp.k[i].kb;
+
+		if (kb < 16 || kb >= self->mthp.pmd_kb)
+			continue;
+		swap_large_entries(_metadata, self->dev, &self->mthp, kb);
+		sizes++;
+	}
+	if (!sizes)
+		SKIP(return, "no shmem mTHP size from 16 kB to below the PMD size");
+	TH_LOG("%d sizes, %.2f s", sizes, now_s() - t0);
 }
 
 /* ------------------------------------------------------------------ */
