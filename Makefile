@@ -20,11 +20,14 @@ BUILD := $(CURDIR)/build
 # Each kernel builds from its own copy of the sources, so builds for
 # different kernels never share objects: build/$(KVER)/kmod/shmem_zero.ko.
 OBJ := $(BUILD)/$(KVER)
-KMOD_FILES := Kbuild kmod/Kbuild kmod/shmem_zero.c kmod/compat.h \
+KMOD_C := kmod/core.c kmod/stats.c
+KMOD_H := kmod/shmem_zero.h
+KMOD_FILES := Kbuild kmod/Kbuild $(KMOD_C) $(KMOD_H) kmod/trace.h kmod/compat.h \
 	kmod/include/uapi/linux/shmem_zero.h
 KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
-CHECKPATCH = $(BUILD)/checkpatch/checkpatch.pl --no-tree --strict --show-types \
+CHECKPATCH_ANY = $(BUILD)/checkpatch/checkpatch.pl --no-tree --show-types \
 	--ignore FILE_PATH_CHANGES
+CHECKPATCH = $(CHECKPATCH_ANY) --strict
 
 all: module
 
@@ -63,11 +66,13 @@ $(BUILD)/checkpatch/checkpatch.pl: $(KSRC_TAR)
 		linux-source-6.1/scripts/const_structs.checkpatch
 	touch $@
 
-# BIT() does not exist for user space; a compat header is version checks.
+# BIT() does not exist for user space; a compat header is version checks;
+# TRACE_EVENT() keeps the layout of include/trace/events/ (not --strict).
 checkpatch: $(BUILD)/checkpatch/checkpatch.pl
-	$(CHECKPATCH) -f kmod/shmem_zero.c
+	$(CHECKPATCH) -f $(KMOD_C) $(KMOD_H)
 	$(CHECKPATCH) --ignore BIT_MACRO -f kmod/include/uapi/linux/shmem_zero.h
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/compat.h
+	$(CHECKPATCH_ANY) -f kmod/trace.h
 
 deps:
 	scripts/install-deps

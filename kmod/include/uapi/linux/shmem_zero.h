@@ -127,4 +127,65 @@ struct shmem_zero_args {
 /* The size lives in struct shmem_zero_args.size, not in the number. */
 #define SHMEM_ZERO_IOC_RANGES	_IO(SHMEM_ZERO_IOC_MAGIC, 0x01)
 
+/*
+ * Generic netlink family SHMEM_ZERO_GENL_NAME: module-wide counters, summed
+ * over all calls since load or the last reset.  See
+ * Documentation/netlink/specs/shmem_zero.yaml.
+ */
+#define SHMEM_ZERO_GENL_NAME	"shmem_zero"
+#define SHMEM_ZERO_GENL_VERSION	1
+
+enum {
+	SHMEM_ZERO_CMD_UNSPEC,
+	SHMEM_ZERO_CMD_GET_STATS,	/* reply: SHMEM_ZERO_A_* */
+	SHMEM_ZERO_CMD_RESET_STATS,	/* needs CAP_SYS_ADMIN */
+
+	__SHMEM_ZERO_CMD_MAX,
+	SHMEM_ZERO_CMD_MAX = __SHMEM_ZERO_CMD_MAX - 1
+};
+
+enum {
+	SHMEM_ZERO_A_UNSPEC,
+	SHMEM_ZERO_A_PAD,
+	SHMEM_ZERO_A_MODE,		/* nest, one per mode: A_MODE_* */
+	SHMEM_ZERO_A_ERROR,		/* nest, one per errno seen: A_ERROR_* */
+	/* u64 sums of the per-call page counters of the same names */
+	SHMEM_ZERO_A_HOLE_PAGES,
+	SHMEM_ZERO_A_ZERO_PAGES,
+	SHMEM_ZERO_A_DATA_PAGES,
+	SHMEM_ZERO_A_UNWRITTEN_PAGES,
+	SHMEM_ZERO_A_SWAP_PAGES,
+	SHMEM_ZERO_A_FREED_PAGES,
+	SHMEM_ZERO_A_ZEROED_PAGES,
+	SHMEM_ZERO_A_PINNED_PAGES,
+	SHMEM_ZERO_A_BUSY_PAGES,
+
+	__SHMEM_ZERO_A_MAX,
+	SHMEM_ZERO_A_MAX = __SHMEM_ZERO_A_MAX - 1
+};
+
+enum {
+	SHMEM_ZERO_A_MODE_UNSPEC,
+	SHMEM_ZERO_A_MODE_PAD,
+	SHMEM_ZERO_A_MODE_ID,		/* u32: enum shmem_zero_mode */
+	SHMEM_ZERO_A_MODE_CALLS,	/* u64: ioctl calls */
+	SHMEM_ZERO_A_MODE_FAILED,	/* u64: of which returned an error */
+	SHMEM_ZERO_A_MODE_RANGES,	/* u64: ranges done */
+	SHMEM_ZERO_A_MODE_BYTES,	/* u64: bytes done */
+	SHMEM_ZERO_A_MODE_TIME_NS,	/* u64: time spent in calls */
+
+	__SHMEM_ZERO_A_MODE_MAX,
+	SHMEM_ZERO_A_MODE_MAX = __SHMEM_ZERO_A_MODE_MAX - 1
+};
+
+enum {
+	SHMEM_ZERO_A_ERROR_UNSPEC,
+	SHMEM_ZERO_A_ERROR_PAD,
+	SHMEM_ZERO_A_ERROR_ERRNO,	/* u32: positive errno, 0 for others */
+	SHMEM_ZERO_A_ERROR_COUNT,	/* u64: calls that failed with it */
+
+	__SHMEM_ZERO_A_ERROR_MAX,
+	SHMEM_ZERO_A_ERROR_MAX = __SHMEM_ZERO_A_ERROR_MAX - 1
+};
+
 #endif /* _UAPI_LINUX_SHMEM_ZERO_H */

@@ -5,7 +5,8 @@
  * /dev/shmem_zero takes a tmpfs file (memfd, /dev/shm file) by fd and a
  * vector of page-aligned ranges of it, and walks the page cache of each range
  * once, without faulting: holes are skipped, resident folios and swap entries
- * are dropped (DISCARD) or classified (QUERY).  See Documentation/shmem_zero.rst.
+ * are dropped, classified, reclaimed or zeroed in place.  See
+ * Documentation/shmem_zero.rst.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -14,6 +15,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fsnotify.h>
+#include <linux/ktime.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -25,9 +27,12 @@
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 #include <uapi/linux/magic.h>
-#include <uapi/linux/shmem_zero.h>
 
 #include "compat.h"
+#include "shmem_zero.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 /* Ranges copied from user space at a time. */
 #define SZ_CHUNK	(PAGE_SIZE / sizeof(struct shmem_zero_range))
@@ -757,18 +762,24 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 {
 	struct shmem_zero_args in;
 	struct sz_call c = {};
+	u64 start = ktime_get_ns();
+	bool mode_valid = false;
 	u32 usize;
 	int ret;
 
-	if (get_user(usize, &uargs->size))
-		return -EFAULT;
+	if (get_user(usize, &uargs->size)) {
+		ret = -EFAULT;
+		goto account;
+	}
+	ret = -EINVAL;
 	if (usize < SHMEM_ZERO_ARGS_SIZE_VER0)
-		return -EINVAL;
+		goto account;
+	ret = -E2BIG;
 	if (usize > PAGE_SIZE)
-		return -E2BIG;
+		goto account;
 	ret = copy_struct_from_user(&in, sizeof(in), uargs, usize);
 	if (ret)
-		return ret;
+		goto account;
 	/* Outputs start from zero, whatever the caller left there. */
 	c.args = (struct shmem_zero_args) {
 		.size = in.size, .fd = in.fd, .mode = in.mode,
@@ -777,7 +788,8 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 	};
 
 	ret = -EINVAL;
-	if (c.args.mode > SHMEM_ZERO_MODE_ZERO_IN_PLACE || c.args.flags ||
+	mode_valid = c.args.mode <= SHMEM_ZERO_MODE_ZERO_IN_PLACE;
+	if (!mode_valid || c.args.flags ||
 	    c.args.nr_ranges > SHMEM_ZERO_MAX_RANGES)
 		goto out;
 	if (c.args.mode == SHMEM_ZERO_MODE_QUERY && c.args.map) {
@@ -793,10 +805,16 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 	c.chunk = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	ret = c.chunk ? sz_run(&c) : -ENOMEM;
 	kfree(c.chunk);
+	trace_shmem_zero_ioctl(file_inode(c.file)->i_sb->s_dev,
+			       file_inode(c.file)->i_ino, c.args.mode,
+			       c.args.nr_ranges, c.args.ranges_done,
+			       c.args.bytes_done, c.args.freed_pages, ret);
 	fput(c.file);
 out:
 	if (copy_to_user(uargs, &c.args, min_t(size_t, usize, sizeof(c.args))))
-		return -EFAULT;
+		ret = -EFAULT;
+account:
+	sz_stats_account(&c.args, mode_valid, ret, ktime_get_ns() - start);
 	return ret;
 }
 
@@ -825,7 +843,26 @@ static struct miscdevice sz_misc = {
 	.mode	= 0666,
 };
 
-module_misc_device(sz_misc);
+static int __init sz_init(void)
+{
+	int ret = sz_stats_init();
+
+	if (ret)
+		return ret;
+	ret = misc_register(&sz_misc);
+	if (ret)
+		sz_stats_exit();
+	return ret;
+}
+
+static void __exit sz_exit(void)
+{
+	misc_deregister(&sz_misc);
+	sz_stats_exit();
+}
+
+module_init(sz_init);
+module_exit(sz_exit);
 
 MODULE_DESCRIPTION("Batched zero-range discard and query for tmpfs files");
 MODULE_AUTHOR("shmem-zero developers");
