@@ -189,19 +189,18 @@ static struct page *sz_page(struct folio *folio, pgoff_t index)
 	return folio_page(folio, index - folio->index);
 }
 
-/* A hwpoisoned page is never read and counts as data. */
-static bool sz_folio_is_zero(struct folio *folio, pgoff_t first,
-			     unsigned long nr)
+/* Pages of [first, first + nr) with data; hwpoisoned ones are not read. */
+static unsigned long sz_data_pages(struct folio *folio, pgoff_t first,
+				   unsigned long nr)
 {
-	unsigned long i;
+	unsigned long i, data = 0;
 
 	for (i = 0; i < nr; i++) {
 		struct page *page = sz_page(folio, first + i);
 
-		if (PageHWPoison(page) || !sz_page_is_zero(page))
-			return false;
+		data += PageHWPoison(page) || !sz_page_is_zero(page);
 	}
-	return true;
+	return data;
 }
 
 /*
@@ -225,7 +224,7 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr);
 	}
 	for (i = 0; i < nr; i++) {
-		bool zero = sz_folio_is_zero(folio, first + i, 1);
+		bool zero = !sz_data_pages(folio, first + i, 1);
 
 		if (zero)
 			c->args.zero_pages++;
@@ -264,6 +263,7 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 {
 	struct folio *folio = entry;
 	u64 *count = &c->args.busy_pages;
+	unsigned long data;
 
 	if (xa_is_value(entry)) {
 		c->args.swap_pages += nr;
@@ -273,12 +273,17 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 		c->args.unwritten_pages += nr;
 		return 0;
 	}
-	/* Unlocked filter: data stays data without taking the lock. */
-	if (!sz_folio_is_zero(folio, first, nr)) {
-		c->args.data_pages += nr;
+	/*
+	 * Unlocked filter: a folio with data stays without taking the lock;
+	 * its zero pages, like those of a folio partly in range, are busy.
+	 */
+	data = sz_data_pages(folio, first, nr);
+	if (data || !whole) {
+		c->args.data_pages += data;
+		c->args.busy_pages += nr - data;
 		return 0;
 	}
-	if (!whole || !folio_trylock(folio))
+	if (!folio_trylock(folio))
 		goto out;
 	if (folio->mapping != c->mapping || folio_test_writeback(folio) ||
 	    folio_test_swapcache(folio) || folio_test_mlocked(folio))
@@ -291,8 +296,10 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 		unmap_mapping_pages(c->mapping, folio->index, nr, false);
 	if (folio_mapped(folio) || folio_ref_count(folio) != nr + 1)
 		goto unlock;
-	if (!sz_folio_is_zero(folio, first, nr)) {
-		count = &c->args.data_pages;
+	data = sz_data_pages(folio, first, nr);
+	if (data) {
+		c->args.data_pages += data;
+		nr -= data;		/* the rest are busy */
 		goto unlock;
 	}
 	if (!sz_remove_folio(c->mapping, folio))
@@ -406,7 +413,7 @@ static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 		unsigned long nr;
 		void *entry;
 
-		if (signal_pending(current))
+		if (task_sigpending(current))
 			return -EINTR;
 		entry = sz_next_entry(c->mapping, &pos, end, &nr);
 		first = entry ? max(pos, index) : end;
@@ -555,7 +562,7 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 	while (index < end) {
 		unsigned long zeroed = 0;
 
-		if (signal_pending(current))
+		if (task_sigpending(current))
 			return -EINTR;
 		if (!sz_walk(c->mapping, index, end, false, &run))
 			break;
@@ -634,7 +641,7 @@ static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
 {
 	int ret;
 
-	if (signal_pending(current))
+	if (task_sigpending(current))
 		return -EINTR;
 	ret = vfs_fallocate(c->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    r->offset, r->length);
