@@ -7,6 +7,8 @@
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
 # make dkms-src   copy the module sources to /usr/src for dkms add
+# make user       libshmemzero, sz-replay, shmemzero(8) and their tests
+# make replay-bench  every zero-page strategy on a recorded QEMU stream, one VM
 
 # The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
 # newest installed of each.  KVER picks the one "make" builds (default 6.1);
@@ -53,6 +55,10 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C user/demo clean
 	$(MAKE) -C user/bench clean
+	$(MAKE) -C user/lib clean
+	$(MAKE) -C user/replay clean
+	$(MAKE) -C user/tests clean
+	$(MAKE) -C user/tool clean
 	rm -rf $(BUILD)
 
 symcheck: module
@@ -93,4 +99,16 @@ bench: deps module
 		user/bench/sz_frag_bench 100000 3 0 && \
 		user/bench/sz_reclaim_bench 1024 3'
 
-.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo bench
+user:
+	$(MAKE) -C user/tests all
+	$(MAKE) -C user/tool
+
+# A stream recorded from qemu-system-x86_64 (256 MiB paused guest), applied
+# by every strategy to an empty and a pre-filled destination in one VM.
+replay-bench: deps module user
+	user/tests/record-stream.py $(BUILD)/replay
+	scripts/vm-run -- user/replay/sz-replay --prefill none --prefill 0xaa \
+		--source $(BUILD)/replay/source.img $(BUILD)/replay/stream
+
+.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo bench \
+	user replay-bench

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libshmemzero internals shared by its source files. */
+#ifndef SZ_INTERNAL_H
+#define SZ_INTERNAL_H
+
+#include <stdbool.h>
+#include <linux/shmem_zero.h>
+
+#include "shmemzero.h"
+
+#define SZ_EXPORT	__attribute__((visibility("default")))
+
+struct sz_handle {
+	int fd;
+	int dev;			/* /dev/shmem_zero, or -1 */
+	int path;			/* enum sz_path */
+	unsigned int flags;		/* SZ_OPEN_* */
+	unsigned int mode;		/* SHMEM_ZERO_MODE_DISCARD / _ZERO_IN_PLACE */
+	uint64_t base, size;		/* the region, in file offsets */
+	uint64_t page;
+	/* Pending runs in file offsets: sorted, disjoint, never adjacent. */
+	struct shmem_zero_range *runs;
+	size_t nr, cap, batch;
+	struct sz_stats st;
+};
+
+/* Is [off, off + len) inside the region, and page aligned if asked? */
+bool sz__range_ok(const struct sz_handle *h, uint64_t off, uint64_t len,
+		 bool aligned);
+/* The ioctl, resuming after EINTR; args->ranges_done etc. accumulate. */
+int sz__ioctl_resume(struct sz_handle *h, struct shmem_zero_args *args);
+/* Did the device refuse this fd or mode (use the fallback then)? */
+bool sz__refused(int err);
+
+#endif /* SZ_INTERNAL_H */

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmemzero: sz_query() and sz_reclaim().
+ *
+ * The fallback query never uses SEEK_HOLE: on a resident file it walks
+ * every page up to the next hole, which may be far past the range (on a
+ * fully resident file, to EOF), so querying a file chunk by chunk would be
+ * quadratic.  Residency comes from mincore() over the range only, and
+ * SEEK_DATA, which is cheap across holes and stops at the first page it
+ * finds, only tells holes from swapped pages among non-resident ones.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Pages classified per window: bounds the mapping and the buffers. */
+#define SZ_QUERY_WINDOW		16384
+
+static void count(struct sz_counts *c, int class, uint64_t n)
+{
+	switch (class) {
+	case SZ_PAGE_HOLE:
+		c->hole += n;
+		break;
+	case SZ_PAGE_ZERO:
+		c->zero += n;
+		break;
+	case SZ_PAGE_DATA:
+		c->data += n;
+		break;
+	case SZ_PAGE_SWAP:
+		c->swap += n;
+		break;
+	default:
+		c->unwritten += n;
+		break;
+	}
+}
+
+static bool page_is_zero(const unsigned char *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Classify npages pages at file offset off into map[0, npages). */
+static int query_window(struct sz_handle *h, uint64_t off, size_t npages,
+			uint8_t *map, unsigned char *vec, unsigned char *buf)
+{
+	size_t len = npages * h->page, i = 0;
+	void *addr;
+	int ret = 0;
+
+	/* mincore() needs a mapping; mapping does not fault anything in. */
+	addr = mmap(NULL, len, PROT_READ, MAP_SHARED, h->fd, (off_t)off);
+	h->st.syscalls++;
+	if (addr == MAP_FAILED)
+		return errno == EACCES ? -EBADF : -errno;
+	ret = mincore(addr, len, vec);
+	h->st.syscalls += 2;
+	if (ret)
+		ret = -errno;
+	munmap(addr, len);
+	if (ret)
+		return ret;
+
+	while (i < npages) {
+		size_t j = i;
+
+		if (!(vec[i] & 1)) {
+			/* Not resident: holes up to the next data, if any. */
+			off_t data = lseek(h->fd, (off_t)(off + i * h->page),
+					   SEEK_DATA);
+			uint64_t stop;
+
+			h->st.syscalls++;
+			if (data < 0 && errno != ENXIO)
+				return -errno;
+			while (j < npages && !(vec[j] & 1))
+				j++;
+			stop = data < 0 ? off + j * h->page : (uint64_t)data;
+			for (; i < j && off + i * h->page < stop; i++)
+				map[i] = SZ_PAGE_HOLE;
+			if (i < j)	/* data but not resident: swapped */
+				map[i++] = SZ_PAGE_SWAP;
+			continue;
+		}
+		/* Resident: read the run (no fault, no allocation) and look. */
+		while (j < npages && (vec[j] & 1) && j - i < 64)
+			j++;
+		{
+			size_t want = (j - i) * h->page, got = 0, p;
+
+			while (got < want) {
+				ssize_t r = pread(h->fd, buf + got, want - got,
+						  (off_t)(off + i * h->page + got));
+
+				h->st.syscalls++;
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r < 0)
+					return -errno;
+				if (r == 0)
+					break;
+				got += (size_t)r;
+			}
+			memset(buf + got, 0, want - got);	/* past EOF */
+			for (p = 0; p < j - i; p++)
+				map[i + p] = page_is_zero(buf + p * h->page,
+							  h->page) ?
+					     SZ_PAGE_ZERO : SZ_PAGE_DATA;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int query_fallback(struct sz_handle *h, uint64_t off, uint64_t len,
+			  uint8_t *map)
+{
+	uint64_t pages = len / h->page, done = 0;
+	unsigned char *vec = malloc(SZ_QUERY_WINDOW);
+	unsigned char *buf = malloc(64 * h->page);
+	int ret = 0;
+
+	if (!vec || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (done < pages) {
+		size_t n = pages - done < SZ_QUERY_WINDOW ?
+			   pages - done : SZ_QUERY_WINDOW;
+
+		ret = query_window(h, off + done * h->page, n, map + done,
+				   vec, buf);
+		if (ret)
+			break;
+		done += n;
+	}
+out:
+	free(vec);
+	free(buf);
+	return ret;
+}
+
+static int range_call(struct sz_handle *h, unsigned int mode, uint64_t off,
+		      uint64_t len, uint8_t *map, uint64_t map_len,
+		      struct shmem_zero_args *a)
+{
+	struct shmem_zero_range r = { .offset = off, .length = len };
+
+	*a = (struct shmem_zero_args) {
+		.size = sizeof(*a), .fd = h->fd, .mode = mode,
+		.ranges = (uintptr_t)&r, .nr_ranges = 1,
+		.map = (uintptr_t)map, .map_len = map ? map_len : 0,
+	};
+	return sz__ioctl_resume(h, a);
+}
+
+SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
+		       uint8_t *map, struct sz_counts *counts)
+{
+	uint64_t pages, i;
+	uint8_t *own = NULL;
+	int ret;
+
+	if (!h || !length || !sz__range_ok(h, offset, length, true))
+		return -EINVAL;
+	pages = length / h->page;
+	/* Report what a read would see: pending zeros first. */
+	ret = sz_flush_range(h, offset, length);
+	if (ret)
+		return ret;
+	if (counts)
+		memset(counts, 0, sizeof(*counts));
+	if (h->path == SZ_PATH_IOCTL) {
+		struct shmem_zero_args a;
+
+		ret = range_call(h, SHMEM_ZERO_MODE_QUERY, h->base + offset,
+				 length, map, pages, &a);
+		if (!ret || !sz__refused(-ret) || a.bytes_done) {
+			if (counts) {
+				counts->hole = a.hole_pages;
+				counts->zero = a.zero_pages;
+				counts->data = a.data_pages;
+				counts->swap = a.swap_pages;
+				counts->unwritten = a.unwritten_pages;
+			}
+			return ret;
+		}
+		/* Refused (EOPNOTSUPP...): classify in user space. */
+	}
+	if (!map) {
+		own = malloc(pages < SZ_QUERY_WINDOW ? pages : SZ_QUERY_WINDOW);
+		if (!own)
+			return -ENOMEM;
+	}
+	for (i = 0; i < pages; ) {
+		uint64_t n = map ? pages : (pages - i < SZ_QUERY_WINDOW ?
+					    pages - i : SZ_QUERY_WINDOW);
+		uint8_t *m = map ? map : own;
+		uint64_t k;
+
+		ret = query_fallback(h, h->base + offset + i * h->page,
+				     n * h->page, m);
+		if (ret)
+			break;
+		if (counts)
+			for (k = 0; k < n; k++)
+				count(counts, m[k], 1);
+		i += n;
+	}
+	free(own);
+	return ret;
+}
+
+SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
+			 uint64_t length, struct sz_counts *counts)
+{
+	struct shmem_zero_args a;
+	int ret;
+
+	if (!h || !length || !sz__range_ok(h, offset, length, true))
+		return -EINVAL;
+	if (counts)
+		memset(counts, 0, sizeof(*counts));
+	if (h->path != SZ_PATH_IOCTL)
+		return -EOPNOTSUPP;
+	ret = range_call(h, SHMEM_ZERO_MODE_RECLAIM, h->base + offset, length,
+			 NULL, 0, &a);
+	if (counts) {
+		counts->hole = a.hole_pages;
+		counts->data = a.data_pages;
+		counts->swap = a.swap_pages;
+		counts->unwritten = a.unwritten_pages;
+		counts->freed = a.freed_pages;
+		counts->pinned = a.pinned_pages;
+		counts->busy = a.busy_pages;
+	}
+	return ret;
+}

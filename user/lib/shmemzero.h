@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmemzero: batched zero ranges for tmpfs files (memfd, /dev/shm).
+ *
+ * A handle covers one region of a file (a RAM block of a memfd).  Zero runs
+ * are queued with sz_add_zero(), coalesced, and applied in batches: one
+ * SHMEM_ZERO_IOC_RANGES ioctl on /dev/shmem_zero per batch, or, when the
+ * device is missing or refuses the file, fallocate(PUNCH_HOLE) per run.
+ * Afterwards the ranges read as zero and hold no memory.
+ *
+ * Offsets are relative to the region; runs are page aligned.  Every call
+ * returns 0 (or a count) on success and a negative errno on failure; the
+ * library never prints, never aborts, and installs no signal handler.
+ *
+ * Thread safety: a handle belongs to one thread at a time (no internal
+ * lock; as with an io_uring).  Handles are independent: threads may use
+ * their own handles on the same file concurrently.
+ *
+ * See libshmemzero(3).
+ */
+#ifndef SHMEMZERO_H
+#define SHMEMZERO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SZ_VERSION_MAJOR	0
+#define SZ_VERSION_MINOR	1
+
+struct sz_handle;
+
+/* sz_open() flags */
+#define SZ_OPEN_FALLBACK	(1u << 0)	/* never use the device */
+#define SZ_OPEN_NO_FALLBACK	(1u << 1)	/* fail if the device is unusable */
+#define SZ_OPEN_ZERO_IN_PLACE	(1u << 2)	/* clear in place, keep memory */
+#define SZ_OPEN_READONLY	(1u << 3)	/* sz_query() only; fd may be
+						 * read-only or sealed */
+
+/* sz_path() */
+enum sz_path {
+	SZ_PATH_IOCTL		= 1,	/* /dev/shmem_zero */
+	SZ_PATH_FALLBACK	= 2,	/* fallocate(PUNCH_HOLE) per run */
+};
+
+/* One byte per page in an sz_query() map; the kernel's values. */
+enum sz_page_class {
+	SZ_PAGE_HOLE		= 0,	/* not allocated (or past EOF) */
+	SZ_PAGE_ZERO		= 1,	/* resident, every byte zero */
+	SZ_PAGE_DATA		= 2,	/* resident, some byte non-zero */
+	SZ_PAGE_SWAP		= 3,	/* swapped out, not read */
+	SZ_PAGE_UNWRITTEN	= 4,	/* fallocated, reads as zero */
+};
+
+/* Page counts of sz_query() and sz_reclaim(). */
+struct sz_counts {
+	uint64_t hole, zero, data, swap, unwritten;
+	uint64_t freed;		/* sz_reclaim(): zero pages freed */
+	uint64_t pinned, busy;	/* sz_reclaim(): zero pages kept */
+	uint64_t reserved[8];
+};
+
+/* Cumulative counters of a handle (sz_stats()). */
+struct sz_stats {
+	uint64_t add_calls, add_bytes;	/* sz_add_zero() */
+	uint64_t coalesced;		/* adds merged into a pending run */
+	uint64_t pending_runs, pending_bytes;	/* queued now */
+	uint64_t flushes;		/* batches applied */
+	uint64_t applied_runs, applied_bytes;
+	uint64_t trimmed_bytes;		/* dropped by sz_before_write() */
+	uint64_t early_flushes;		/* runs applied early for a write */
+	uint64_t syscalls;		/* every syscall the library made */
+	uint64_t ioctls, eintr_restarts;
+	uint64_t fallocates;		/* fallback punch-hole calls */
+	/* kernel page counters summed over DISCARD/ZERO_IN_PLACE calls */
+	uint64_t hole_pages, freed_pages, zeroed_pages, swap_pages;
+	uint64_t pinned_pages;
+	uint64_t reserved[8];
+};
+
+/*
+ * Open a handle on bytes [fd_offset, fd_offset + length) of fd, which must
+ * stay open while the handle lives.  batch: pending runs that trigger a
+ * flush (0: 4096).  Probes the device once with an empty vector.
+ */
+int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
+	    uint64_t length, unsigned int flags, unsigned int batch);
+/* Flush, then free the handle (always freed); the flush's result. */
+int sz_close(struct sz_handle *h);
+/* SZ_PATH_IOCTL or SZ_PATH_FALLBACK. */
+int sz_path(const struct sz_handle *h);
+
+/* Queue [offset, offset + length) to read as zero; page aligned. */
+int sz_add_zero(struct sz_handle *h, uint64_t offset, uint64_t length);
+/*
+ * Call before writing [offset, offset + length) (any byte range): pending
+ * zero pages the write covers whole are dropped, pages it covers in part
+ * are zeroed now.  The caller then writes every byte of the range.
+ */
+int sz_before_write(struct sz_handle *h, uint64_t offset, uint64_t length);
+/* Apply now the pending runs that overlap the range (before reading it). */
+int sz_flush_range(struct sz_handle *h, uint64_t offset, uint64_t length);
+/* Apply every pending run. */
+int sz_flush(struct sz_handle *h);
+
+/*
+ * Classify the pages of a range (page aligned) without allocating: map
+ * (one byte per page, or NULL) and counts (or NULL).  Pending runs in the
+ * range are applied first.  Fallback: holes by SEEK_DATA, residency by
+ * mincore(), content by pread(); fallocated pages read as holes there.
+ */
+int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
+	     uint8_t *map, struct sz_counts *counts);
+/*
+ * Free the resident pages of the range that are entirely zero, race-free
+ * against concurrent writers.  Module only: -EOPNOTSUPP on the fallback
+ * path (userspace cannot compare and punch atomically).
+ */
+int sz_reclaim(struct sz_handle *h, uint64_t offset, uint64_t length,
+	       struct sz_counts *counts);
+
+/* Copy the handle's counters. */
+void sz_stats(const struct sz_handle *h, struct sz_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMEMZERO_H */

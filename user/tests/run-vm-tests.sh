@@ -1,0 +1,12 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Module-path tests, to run inside scripts/vm-run (shmem_zero.ko loaded):
+# libshmemzero on both paths and their agreement, and sz-replay's every
+# strategy, lib on the module included, on the stream the host tests
+# recorded in build/replay.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+rc=0
+user/tests/test_lib --require-module --quick || rc=1
+/usr/bin/python3 user/tests/test-replay.py vm build/replay || rc=1
+exit $rc

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make install of libshmemzero into a temporary PREFIX (and a DESTDIR
+# staging tree); pkg-config finds it; a program builds and links against
+# the shared and the static library and runs.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d /tmp/sz-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+rc=0
+result() {	# result STATUS NAME [DETAIL]
+	if [ "$1" -eq 0 ]; then
+		echo "ok - $2"
+	else
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
+		echo "not ok - $2"
+		rc=1
+	fi
+}
+
+cat >"$tmp/prog.c" <<'C'
+#define _GNU_SOURCE
+#include <shmemzero.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int main(void)
+{
+	struct sz_handle *h;
+	struct sz_stats st;
+	int fd = memfd_create("prog", 0);
+
+	if (fd < 0 || ftruncate(fd, 1 << 20) || pwrite(fd, "x", 1, 4096) != 1)
+		return 1;
+	if (sz_open(&h, fd, 0, 1 << 20, 0, 0) || sz_add_zero(h, 0, 8192) ||
+	    sz_flush(h))
+		return 1;
+	sz_stats(h, &st);
+	printf("%s, %llu bytes applied\n",
+	       sz_path(h) == SZ_PATH_IOCTL ? "ioctl" : "fallback",
+	       (unsigned long long)st.applied_bytes);
+	return sz_close(h);
+}
+C
+
+prefix=$tmp/prefix
+log=$(make -s -C user/lib install PREFIX="$prefix" 2>&1)
+result $? "install: make -C user/lib install PREFIX=..." "$log"
+missing=
+for f in include/shmemzero.h lib/libshmemzero.so.0.1.0 lib/libshmemzero.so.0 \
+	 lib/libshmemzero.so lib/libshmemzero.a lib/pkgconfig/shmemzero.pc \
+	 share/man/man3/libshmemzero.3 share/man/man3/sz_open.3 \
+	 share/man/man3/sz_add_zero.3 share/man/man3/sz_query.3 \
+	 share/man/man3/sz_stats.3 share/man/man3/sz_flush.3; do
+	[ -e "$prefix/$f" ] || missing="$missing $f"
+done
+result "$([ -z "$missing" ]; echo $?)" "install: library, links, header, .pc and man pages installed" \
+	"missing:$missing"
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+flags=$(pkg-config --cflags --libs shmemzero 2>&1)
+s=$?
+[ $s -eq 0 ] && [[ $flags == *"-I$prefix/include"* ]] && [[ $flags == *-lshmemzero* ]]
+result $? "install: pkg-config --cflags --libs shmemzero finds it ($flags)" "$flags"
+
+log=$(cc -std=c11 -Wall -Wextra -Werror -o "$tmp/prog" "$tmp/prog.c" $flags 2>&1)
+result $? "install: a program builds against the installed shared library" "$log"
+needed=$(readelf -d "$tmp/prog" 2>/dev/null | grep -c 'NEEDED.*libshmemzero.so.0')
+out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/prog" 2>&1)
+s=$?
+[ $s -eq 0 ] && [ "$needed" = 1 ]
+result $? "install: it links to libshmemzero.so.0 and runs ($out)" "exit $s, NEEDED $needed: $out"
+
+log=$(cc -std=c11 -Wall -Werror -o "$tmp/prog-static" "$tmp/prog.c" \
+	$(pkg-config --cflags shmemzero) "$prefix/lib/libshmemzero.a" 2>&1) &&
+	out=$("$tmp/prog-static" 2>&1)
+result $? "install: and against the static library ($out)" "$log$out"
+
+syms=$(nm -D --defined-only "$prefix/lib/libshmemzero.so.0" | awk '{print $3}' |
+	grep -v '^SHMEMZERO_0.1$' | grep -vc '^sz_[a-z_]*@@SHMEMZERO_0.1$')
+result "$syms" "install: only sz_* symbols exported, all versioned SHMEMZERO_0.1" \
+	"$(nm -D --defined-only "$prefix/lib/libshmemzero.so.0")"
+
+log=$(for std in c99 c11; do
+	echo '#include <shmemzero.h>' | cc -std=$std -Wall -Wextra -pedantic -Werror \
+		-I"$prefix/include" -x c -fsyntax-only - || echo "fails as $std"; done
+	echo '#include <shmemzero.h>' | c++ -Wall -Wextra -Werror -I"$prefix/include" \
+		-x c++ -fsyntax-only - || echo "fails as C++" ) 2>&1
+result "$([ -z "$log" ]; echo $?)" "install: the header stands alone (C99, C11, C++)" "$log"
+
+# from the tree's root, where the ".so man3/..." link pages resolve
+log=$(cd "$prefix/share/man" && for m in man3/*.3; do
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$m" 2>&1 >/dev/null
+done)
+result "$([ -z "$log" ]; echo $?)" "install: man pages render without warnings" "$log"
+
+stage=$tmp/stage
+log=$(make -s -C user/lib install PREFIX=/usr/local DESTDIR="$stage" 2>&1)
+flags=$(PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/local/lib/pkgconfig \
+	pkg-config --cflags --libs shmemzero 2>&1)
+[ -e "$stage/usr/local/lib/libshmemzero.so.0" ] &&
+	cc -o "$tmp/prog2" "$tmp/prog.c" $flags >/dev/null 2>&1 &&
+	LD_LIBRARY_PATH=$stage/usr/local/lib "$tmp/prog2" >/dev/null
+result $? "install: DESTDIR staging; pkg-config with the sysroot finds it ($flags)" "$log"
+exit $rc

@@ -1,0 +1,876 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libshmemzero tests on real memfds, one TAP-ish line per check:
+ * "ok - NAME" / "not ok - NAME # why".  Each test runs on every path
+ * available: the fallback always, the module path when /dev/shmem_zero
+ * takes memfds (--require-module makes its absence a failure).
+ *
+ * Usage: test_lib [--require-module] [--no-module] [--quick]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "shmemzero.h"
+
+static size_t pg;
+static int failures;
+static bool quick;
+
+static void result(bool good, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s - ", good ? "ok" : "not ok");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	failures += !good;
+}
+
+/* Details of a failed check, printed before its "not ok" line. */
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		diag("%s:%d: %s", __FILE__, __LINE__, #cond);		\
+		diag(__VA_ARGS__);					\
+		return false;						\
+	}								\
+} while (0)
+
+/* A memfd of npages pages, every byte fill (or sparse if fill < 0). */
+static int new_memfd(size_t npages, int fill)
+{
+	int fd = memfd_create("sz-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	unsigned char *buf = malloc(pg);
+	size_t i;
+
+	if (fd < 0 || !buf || ftruncate(fd, (off_t)(npages * pg))) {
+		perror("memfd");
+		exit(2);
+	}
+	if (fill >= 0) {
+		memset(buf, fill, pg);
+		for (i = 0; i < npages; i++)
+			if (pwrite(fd, buf, pg, (off_t)(i * pg)) != (ssize_t)pg)
+				exit(2);
+	}
+	free(buf);
+	return fd;
+}
+
+static long blocks_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : (long)st.st_blocks;
+}
+
+/* Index of the first byte where the file differs from want, or -1. */
+static long differs(int fd, uint64_t off, const unsigned char *want,
+		    size_t len)
+{
+	unsigned char *buf = malloc(len);
+	long at = -1;
+	size_t i;
+
+	if (!buf || pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+		free(buf);
+		return 0;
+	}
+	for (i = 0; i < len; i++)
+		if (buf[i] != want[i]) {
+			at = (long)i;
+			break;
+		}
+	free(buf);
+	return at;
+}
+
+static bool page_is(int fd, size_t page, int byte)
+{
+	unsigned char *buf = malloc(pg), *want = malloc(pg);
+	bool same;
+
+	memset(want, byte, pg);
+	same = pread(fd, buf, pg, (off_t)(page * pg)) == (ssize_t)pg &&
+	       !memcmp(buf, want, pg);
+	free(buf);
+	free(want);
+	return same;
+}
+
+static struct sz_stats stats_of(struct sz_handle *h)
+{
+	struct sz_stats st;
+
+	sz_stats(h, &st);
+	return st;
+}
+
+/* ---- the paths ---------------------------------------------------------- */
+
+struct path {
+	const char *name;
+	unsigned int flags;
+};
+
+static const struct path fallback = { "fallback", SZ_OPEN_FALLBACK };
+static const struct path module = { "module", SZ_OPEN_NO_FALLBACK };
+
+static struct sz_handle *open_h(const struct path *p, int fd, uint64_t off,
+				uint64_t len, unsigned int flags,
+				unsigned int batch)
+{
+	struct sz_handle *h;
+	int ret = sz_open(&h, fd, off, len, p->flags | flags, batch);
+
+	if (ret) {
+		diag("sz_open(%s): %s", p->name, strerror(-ret));
+		return NULL;
+	}
+	return h;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static bool t_open_errors(const struct path *p)
+{
+	struct sz_handle *h;
+	int fd = new_memfd(4, -1), pfd[2], ro;
+	char name[64];
+	bool good = true;
+
+	CHECK(sz_open(&h, fd, 1, pg, p->flags, 0) == -EINVAL, "unaligned");
+	CHECK(sz_open(&h, fd, 0, 0, p->flags, 0) == -EINVAL, "empty");
+	CHECK(sz_open(&h, -1, 0, pg, p->flags, 0) == -EINVAL, "fd -1");
+	CHECK(sz_open(&h, fd, 0, pg, SZ_OPEN_FALLBACK | SZ_OPEN_NO_FALLBACK,
+		      0) == -EINVAL, "contradicting flags");
+	CHECK(sz_open(&h, fd, 0, pg, 1u << 20, 0) == -EINVAL, "unknown flag");
+	CHECK(pipe(pfd) == 0, "pipe");
+	CHECK(sz_open(&h, pfd[1], 0, pg, p->flags, 0) == -ESPIPE, "pipe");
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+	ro = open(name, O_RDONLY);
+	CHECK(sz_open(&h, ro, 0, pg, p->flags, 0) == -EBADF, "read-only fd");
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == 0, "seal");
+	CHECK(sz_open(&h, fd, 0, pg, p->flags, 0) == -EPERM, "sealed memfd");
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ro);
+	close(fd);
+
+	fd = new_memfd(4, -1);
+	h = open_h(p, fd, pg, 2 * pg, 0, 0);
+	CHECK(h, "open");
+	CHECK(sz_path(h) == (p == &module ? SZ_PATH_IOCTL : SZ_PATH_FALLBACK),
+	      "path %d", sz_path(h));
+	CHECK(sz_add_zero(h, 0, 100) == -EINVAL, "unaligned length");
+	CHECK(sz_add_zero(h, 2 * pg, pg) == -EINVAL, "past the region");
+	CHECK(sz_add_zero(h, pg, 2 * pg) == -EINVAL, "straddles the end");
+	CHECK(sz_add_zero(h, UINT64_MAX - pg + 1, pg) == -EINVAL, "overflow");
+	CHECK(sz_before_write(h, 2 * pg - 1, 2) == -EINVAL, "write past end");
+	CHECK(sz_query(h, 0, 3 * pg, NULL, NULL) == -EINVAL, "query past");
+	CHECK(sz_close(h) == 0, "close");
+	CHECK(sz_close(NULL) == 0, "close NULL");
+	close(fd);
+	return good;
+}
+
+/* Adjacent, overlapping and out-of-order adds become few runs. */
+static bool t_coalesce(const struct path *p)
+{
+	int fd = new_memfd(64, 0xaa);
+	struct sz_handle *h = open_h(p, fd, 0, 64 * pg, 0, 0);
+	struct sz_stats st;
+	long before = blocks_of(fd);
+	size_t i;
+
+	CHECK(h, "open");
+	for (i = 0; i < 8; i++)				/* one run: 0-7 */
+		CHECK(!sz_add_zero(h, i * pg, pg), "add");
+	CHECK(!sz_add_zero(h, 2 * pg, 4 * pg), "overlap inside");
+	CHECK(!sz_add_zero(h, 20 * pg, 2 * pg), "second run 20-21");
+	CHECK(!sz_add_zero(h, 12 * pg, 2 * pg), "third run 12-13");
+	CHECK(!sz_add_zero(h, 30 * pg, 2 * pg), "fourth run 30-31");
+	st = stats_of(h);
+	CHECK(st.pending_runs == 4, "pending %lu", (unsigned long)st.pending_runs);
+	CHECK(!sz_add_zero(h, 14 * pg, 6 * pg), "bridge 14-19 joins 12-21");
+	CHECK(!sz_add_zero(h, 6 * pg, 7 * pg), "6-12 joins 0-21");
+	st = stats_of(h);
+	CHECK(st.pending_runs == 2 && st.pending_bytes == 24 * pg,
+	      "pending %lu runs %lu bytes", (unsigned long)st.pending_runs,
+	      (unsigned long)st.pending_bytes);
+	CHECK(st.add_calls == 14 && st.coalesced == 10, "adds %lu merged %lu",
+	      (unsigned long)st.add_calls, (unsigned long)st.coalesced);
+	CHECK(!sz_flush(h), "flush");
+	st = stats_of(h);
+	CHECK(st.applied_runs == 2 && st.flushes == 1 && st.pending_runs == 0,
+	      "applied %lu", (unsigned long)st.applied_runs);
+	if (p == &module)
+		CHECK(st.ioctls == 2, "one ioctl (+ probe): %lu",
+		      (unsigned long)st.ioctls);
+	else
+		CHECK(st.fallocates == 2, "one punch per run: %lu",
+		      (unsigned long)st.fallocates);
+	for (i = 0; i < 64; i++)
+		CHECK(page_is(fd, i, i < 22 || (i >= 30 && i < 32) ? 0 : 0xaa),
+		      "page %zu", i);
+	CHECK(blocks_of(fd) == before - (long)(24 * pg / 512),
+	      "blocks %ld -> %ld", before, blocks_of(fd));
+	CHECK(!sz_close(h), "close");
+	close(fd);
+	return true;
+}
+
+/* A batch of N runs is applied when the N-th run is queued, not before. */
+static bool t_batch(const struct path *p)
+{
+	const unsigned int batch = 16;
+	int fd = new_memfd(4 * batch, 0x11);
+	struct sz_handle *h = open_h(p, fd, 0, 4 * batch * pg, 0, batch);
+	struct sz_stats st;
+	unsigned int i;
+
+	CHECK(h, "open");
+	for (i = 0; i < batch - 1; i++)
+		CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add %u", i);
+	st = stats_of(h);
+	CHECK(st.flushes == 0 && st.pending_runs == batch - 1,
+	      "flushed early: %lu", (unsigned long)st.flushes);
+	CHECK(page_is(fd, 0, 0x11), "nothing applied yet");
+	CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add the last");
+	st = stats_of(h);
+	CHECK(st.flushes == 1 && st.pending_runs == 0 &&
+	      st.applied_runs == batch, "flushes %lu pending %lu",
+	      (unsigned long)st.flushes, (unsigned long)st.pending_runs);
+	if (p == &module)
+		CHECK(st.ioctls == 2, "one ioctl per batch: %lu",
+		      (unsigned long)st.ioctls);
+	for (i = 0; i < 2 * batch; i++)
+		CHECK(page_is(fd, i, i % 2 ? 0x11 : 0), "page %u", i);
+	/* An add merging into a pending run does not count toward the batch. */
+	for (i = 0; i < 3 * batch; i++)
+		CHECK(!sz_add_zero(h, (batch + i / 3) * pg, pg), "merge %u", i);
+	st = stats_of(h);
+	CHECK(st.flushes == 1 && st.pending_runs == 1, "pending %lu",
+	      (unsigned long)st.pending_runs);
+	CHECK(!sz_close(h), "close flushes");
+	CHECK(page_is(fd, 2 * batch - 1, 0), "applied by close");
+	close(fd);
+	return true;
+}
+
+/* A vector above SHMEM_ZERO_MAX_RANGES (2^20) goes in two ioctls. */
+static bool t_split(const struct path *p)
+{
+	const size_t n = (1u << 20) + 3;
+	int fd = new_memfd(2 * n, -1);
+	struct sz_handle *h = open_h(p, fd, 0, 2 * n * pg, 0, n);
+	struct sz_stats st;
+	size_t i;
+
+	CHECK(h, "open");
+	CHECK(pwrite(fd, "x", 1, (off_t)((2 * n - 2) * pg)) == 1, "data");
+	for (i = 0; i < n - 1; i++)
+		CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add %zu", i);
+	st = stats_of(h);
+	CHECK(st.flushes == 0, "no flush yet");
+	CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add the last");
+	st = stats_of(h);
+	CHECK(st.flushes == 1 && st.ioctls == 3 && st.applied_runs == n,
+	      "ioctls %lu (want probe + 2) applied %lu",
+	      (unsigned long)st.ioctls, (unsigned long)st.applied_runs);
+	CHECK(page_is(fd, 2 * n - 2, 0), "last range applied");
+	CHECK(!sz_close(h), "close");
+	close(fd);
+	return true;
+}
+
+/* Hazard (a): a queued zero must never wipe data written after it. */
+static bool t_zero_then_data(const struct path *p)
+{
+	int fd = new_memfd(8, 0xee);
+	struct sz_handle *h = open_h(p, fd, 0, 8 * pg, 0, 0);
+	struct sz_stats st;
+	unsigned char *buf = malloc(pg);
+
+	CHECK(h, "open");
+	memset(buf, 0x5a, pg);
+	CHECK(!sz_add_zero(h, 0, 8 * pg), "zero 0-7");
+	CHECK(!sz_before_write(h, 3 * pg, pg), "before write");
+	CHECK(pwrite(fd, buf, pg, (off_t)(3 * pg)) == (ssize_t)pg, "write");
+	st = stats_of(h);
+	CHECK(st.trimmed_bytes == pg && st.pending_runs == 2 &&
+	      st.early_flushes == 0, "trimmed %lu runs %lu",
+	      (unsigned long)st.trimmed_bytes, (unsigned long)st.pending_runs);
+	CHECK(!sz_flush(h), "flush");
+	for (size_t i = 0; i < 8; i++)
+		CHECK(page_is(fd, i, i == 3 ? 0x5a : 0), "page %zu", i);
+	free(buf);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+static bool t_data_then_zero(const struct path *p)
+{
+	int fd = new_memfd(8, -1);
+	struct sz_handle *h = open_h(p, fd, 0, 8 * pg, 0, 0);
+	unsigned char *m = mmap(NULL, 8 * pg, PROT_READ | PROT_WRITE,
+				MAP_SHARED, fd, 0);
+
+	CHECK(h && m != MAP_FAILED, "open");
+	CHECK(!sz_before_write(h, 2 * pg, 2 * pg), "before write");
+	memset(m + 2 * pg, 0x77, 2 * pg);
+	CHECK(!sz_add_zero(h, 3 * pg, pg), "then zero page 3");
+	CHECK(!sz_flush(h), "flush");
+	CHECK(page_is(fd, 2, 0x77) && page_is(fd, 3, 0), "2 data, 3 zero");
+	CHECK(m[3 * pg] == 0 && m[2 * pg] == 0x77, "through the mapping");
+	/* zero, data, zero on one page: zero wins */
+	CHECK(!sz_add_zero(h, 5 * pg, pg), "zero 5");
+	CHECK(!sz_before_write(h, 5 * pg, pg), "before write 5");
+	memset(m + 5 * pg, 0x66, pg);
+	CHECK(!sz_add_zero(h, 5 * pg, pg), "zero 5 again");
+	CHECK(!sz_flush(h), "flush");
+	CHECK(page_is(fd, 5, 0), "zero, data, zero reads zero");
+	munmap(m, 8 * pg);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/* Writes covering pending pages in part, or a run's middle, or several. */
+static bool t_partial_overlaps(const struct path *p)
+{
+	int fd = new_memfd(16, 0xcc);
+	struct sz_handle *h = open_h(p, fd, 0, 16 * pg, 0, 0);
+	unsigned char *want = malloc(16 * pg), *buf = malloc(2 * pg);
+	struct sz_stats st;
+	long at;
+
+	CHECK(h && want && buf, "open");
+	memset(want, 0xcc, 16 * pg);
+	memset(buf, 0x42, 2 * pg);
+	/* pending: 1-6 and 9-12 */
+	CHECK(!sz_add_zero(h, pg, 6 * pg), "zero 1-6");
+	CHECK(!sz_add_zero(h, 9 * pg, 4 * pg), "zero 9-12");
+	memset(want + pg, 0, 6 * pg);
+	memset(want + 9 * pg, 0, 4 * pg);
+	/* 100 bytes inside page 2: page 2 must read zero around them */
+	CHECK(!sz_before_write(h, 2 * pg + 100, 100), "small write");
+	CHECK(pwrite(fd, buf, 100, (off_t)(2 * pg + 100)) == 100, "write");
+	memset(want + 2 * pg + 100, 0x42, 100);
+	st = stats_of(h);
+	CHECK(st.early_flushes == 1, "partial page: run applied now (%lu)",
+	      (unsigned long)st.early_flushes);
+	/* a page-and-a-bit across 10/11/12: 11 whole, 10 and 12 in part */
+	CHECK(!sz_before_write(h, 10 * pg + 8, pg + 16), "straddling write");
+	CHECK(pwrite(fd, buf, pg + 16, (off_t)(10 * pg + 8)) ==
+	      (ssize_t)(pg + 16), "write");
+	memset(want + 10 * pg + 8, 0x42, pg + 16);
+	/* whole pages 5-10 across a gap (7, 8 never pending) */
+	CHECK(!sz_add_zero(h, 4 * pg, 3 * pg), "zero 4-6 again");
+	memset(want + 4 * pg, 0, 3 * pg);
+	CHECK(!sz_before_write(h, 5 * pg, 2 * pg), "write 5-6");
+	CHECK(pwrite(fd, buf, 2 * pg, (off_t)(5 * pg)) == (ssize_t)(2 * pg),
+	      "write");
+	memset(want + 5 * pg, 0x42, 2 * pg);
+	CHECK(!sz_flush(h), "flush");
+	at = differs(fd, 0, want, 16 * pg);
+	CHECK(at < 0, "contents differ at byte %ld (page %ld)", at,
+	      at / (long)pg);
+	free(want);
+	free(buf);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/* Without sz_before_write() the queued zero wipes the write: the hazard. */
+static bool t_hazard_without_before_write(const struct path *p)
+{
+	int fd = new_memfd(4, -1);
+	struct sz_handle *h = open_h(p, fd, 0, 4 * pg, 0, 0);
+	unsigned char buf[64];
+
+	CHECK(h, "open");
+	memset(buf, 0x99, sizeof(buf));
+	CHECK(!sz_add_zero(h, pg, pg), "zero 1");
+	CHECK(pwrite(fd, buf, sizeof(buf), (off_t)pg) == sizeof(buf), "write");
+	CHECK(!sz_flush(h), "flush");
+	CHECK(page_is(fd, 1, 0), "write lost, as expected without the call");
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/* Random operations against a byte model, with a small batch. */
+static bool random_ops(const struct path *p, unsigned int seed, int fd,
+		       uint64_t base, size_t npages, unsigned char *model,
+		       unsigned int ops)
+{
+	struct sz_handle *h = open_h(p, fd, base, npages * pg, 0, 7);
+	unsigned char *buf = malloc(4 * pg);
+	unsigned char *m = mmap(NULL, npages * pg, PROT_READ | PROT_WRITE,
+				MAP_SHARED, fd, (off_t)base);
+	unsigned int i;
+	long at;
+
+	CHECK(h && buf && m != MAP_FAILED, "setup");
+	srandom(seed);
+	for (i = 0; i < ops; i++) {
+		unsigned int op = (unsigned int)random() % 16;
+		size_t first = (size_t)random() % npages;
+		size_t n = 1 + (size_t)random() % 6;
+
+		if (first + n > npages)
+			n = npages - first;
+		if (op < 8) {
+			CHECK(!sz_add_zero(h, first * pg, n * pg), "add");
+			memset(model + first * pg, 0, n * pg);
+		} else if (op < 14) {
+			/* any byte range, up to 3 pages, via write or mapping */
+			uint64_t off = first * pg + (size_t)random() % pg;
+			size_t len = 1 + (size_t)random() % (3 * pg);
+			unsigned char v = (unsigned char)(1 + random() % 255);
+
+			if (off + len > npages * pg)
+				len = npages * pg - off;
+			CHECK(!sz_before_write(h, off, len), "before_write");
+			memset(buf, v, len);
+			if (op & 1)
+				memcpy(m + off, buf, len);
+			else
+				CHECK(pwrite(fd, buf, len, (off_t)(base + off))
+				      == (ssize_t)len, "pwrite");
+			memcpy(model + off, buf, len);
+		} else if (op == 14) {
+			CHECK(!sz_flush_range(h, first * pg, n * pg), "range");
+			at = differs(fd, base + first * pg, model + first * pg,
+				     n * pg);
+			CHECK(at < 0, "op %u: flushed range differs at %ld",
+			      i, at);
+		} else {
+			CHECK(!sz_flush(h), "flush");
+			at = differs(fd, base, model, npages * pg);
+			CHECK(at < 0, "op %u: differs at byte %ld", i, at);
+		}
+	}
+	CHECK(!sz_close(h), "close");
+	at = differs(fd, base, model, npages * pg);
+	CHECK(at < 0, "final: differs at byte %ld", at);
+	munmap(m, npages * pg);
+	free(buf);
+	return true;
+}
+
+static bool t_random(const struct path *p)
+{
+	const size_t npages = 128;
+	unsigned char *model = malloc(npages * pg);
+	/* the region starts 3 pages into the file: offsets are relative */
+	int fd = new_memfd(npages + 5, 0x3c);
+	bool good;
+
+	memset(model, 0x3c, npages * pg);
+	good = random_ops(p, 1234, fd, 3 * pg, npages, model,
+			  quick ? 2000 : 20000);
+	good = good && page_is(fd, 2, 0x3c) && page_is(fd, npages + 3, 0x3c);
+	free(model);
+	close(fd);
+	return good;
+}
+
+/* A memfd with every page class; the classes the path can see. */
+static bool t_query(const struct path *p)
+{
+	const size_t n = 12;
+	int fd = new_memfd(n, -1);
+	unsigned char *buf = calloc(1, pg);
+	uint8_t map[16];
+	struct sz_counts c, w;
+	struct sz_handle *h;
+	uint8_t want[12] = {
+		SZ_PAGE_HOLE, SZ_PAGE_ZERO, SZ_PAGE_DATA, SZ_PAGE_HOLE,
+		SZ_PAGE_UNWRITTEN, SZ_PAGE_DATA, SZ_PAGE_ZERO, SZ_PAGE_HOLE,
+		SZ_PAGE_HOLE, SZ_PAGE_DATA, SZ_PAGE_HOLE, SZ_PAGE_HOLE,
+	};
+	size_t i;
+
+	CHECK(pwrite(fd, buf, pg, (off_t)pg) == (ssize_t)pg, "zero page 1");
+	CHECK(pwrite(fd, buf, pg, (off_t)(6 * pg)) == (ssize_t)pg, "zero 6");
+	buf[pg - 1] = 1;
+	CHECK(pwrite(fd, buf, pg, (off_t)(2 * pg)) == (ssize_t)pg, "data 2");
+	CHECK(pwrite(fd, buf, pg, (off_t)(5 * pg)) == (ssize_t)pg, "data 5");
+	CHECK(pwrite(fd, buf, pg, (off_t)(9 * pg)) == (ssize_t)pg, "data 9");
+	CHECK(!fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)(4 * pg), (off_t)pg),
+	      "fallocate 4");
+	CHECK(!ftruncate(fd, (off_t)(n - 1) * (off_t)pg), "page 11 past EOF");
+	/* mincore() and SEEK_DATA see a fallocated page as a hole. */
+	if (p != &module)
+		want[4] = SZ_PAGE_HOLE;
+	h = open_h(p, fd, 0, n * pg, 0, 0);
+	CHECK(h, "open");
+	/* page 9 is data, but a pending zero for it is applied first */
+	CHECK(!sz_add_zero(h, 9 * pg, pg), "pending zero on 9");
+	want[9] = SZ_PAGE_HOLE;
+	memset(map, 0xff, sizeof(map));
+	CHECK(!sz_query(h, 0, n * pg, map, &c), "query");
+	for (i = 0; i < n; i++)
+		CHECK(map[i] == want[i], "page %zu: class %u, want %u", i,
+		      map[i], want[i]);
+	CHECK(map[n] == 0xff, "map overrun");
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < n; i++) {
+		w.hole += want[i] == SZ_PAGE_HOLE;
+		w.zero += want[i] == SZ_PAGE_ZERO;
+		w.data += want[i] == SZ_PAGE_DATA;
+		w.unwritten += want[i] == SZ_PAGE_UNWRITTEN;
+	}
+	CHECK(c.hole == w.hole && c.zero == w.zero && c.data == w.data &&
+	      c.unwritten == w.unwritten && c.swap == 0,
+	      "counts h%lu z%lu d%lu u%lu", (unsigned long)c.hole,
+	      (unsigned long)c.zero, (unsigned long)c.data,
+	      (unsigned long)c.unwritten);
+	/* a sub-range, counts only: pages 2-5 */
+	CHECK(!sz_query(h, 2 * pg, 4 * pg, NULL, &c), "sub-range");
+	CHECK(c.data == 2 && c.hole + c.unwritten == 2, "sub-range counts");
+	sz_close(h);
+	close(fd);
+	free(buf);
+	return true;
+}
+
+/* Querying a fully resident file page by page costs O(1) syscalls each. */
+static bool t_query_resident_cost(const struct path *p)
+{
+	const size_t n = quick ? 2048 : 16384;
+	int fd = new_memfd(n, 0x01);
+	struct sz_handle *h = open_h(p, fd, 0, n * pg, 0, 0);
+	struct sz_counts c;
+	uint64_t before, data = 0;
+	size_t i;
+
+	CHECK(h, "open");
+	before = stats_of(h).syscalls;
+	for (i = 0; i < n; i += 8) {
+		CHECK(!sz_query(h, i * pg, 8 * pg, NULL, &c), "query");
+		data += c.data;
+	}
+	CHECK(data == n, "data pages %lu", (unsigned long)data);
+	CHECK(stats_of(h).syscalls - before <= 5 * (n / 8),
+	      "%lu syscalls for %zu queries",
+	      (unsigned long)(stats_of(h).syscalls - before), n / 8);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/* ZERO_IN_PLACE: data cleared, memory kept, holes stay holes. */
+static bool t_zero_in_place(const struct path *p)
+{
+	int fd = new_memfd(8, 0x21);
+	struct sz_handle *h;
+	long before;
+
+	CHECK(!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)(6 * pg), (off_t)(2 * pg)), "holes 6-7");
+	before = blocks_of(fd);
+	h = open_h(p, fd, 0, 8 * pg, SZ_OPEN_ZERO_IN_PLACE, 0);
+	CHECK(h, "open");
+	CHECK(!sz_add_zero(h, 2 * pg, 6 * pg), "zero 2-7");
+	CHECK(!sz_before_write(h, 3 * pg, pg), "keep 3");
+	CHECK(pwrite(fd, "abc", 3, (off_t)(3 * pg)) == 3, "write");
+	CHECK(!sz_flush(h), "flush");
+	CHECK(page_is(fd, 1, 0x21) && page_is(fd, 2, 0) && page_is(fd, 4, 0) &&
+	      page_is(fd, 5, 0) && page_is(fd, 6, 0), "contents");
+	CHECK(blocks_of(fd) == before, "blocks %ld -> %ld", before,
+	      blocks_of(fd));
+	CHECK(stats_of(h).zeroed_pages == 3, "zeroed %lu",
+	      (unsigned long)stats_of(h).zeroed_pages);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/*
+ * Pages written a moment ago may sit in a per-CPU LRU batch that holds a
+ * reference (RECLAIM counts them busy); mlock()+munlock() on every CPU
+ * drains those batches.
+ */
+static void lru_drain(void)
+{
+	static char page[65536] __attribute__((aligned(65536)));
+	cpu_set_t old, one;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(old), &old))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &old))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		page[0] = 1;
+		if (!mlock(page, pg))
+			munlock(page, pg);
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static bool t_reclaim(const struct path *p)
+{
+	int fd = new_memfd(8, 0);
+	struct sz_handle *h = open_h(p, fd, 0, 8 * pg, 0, 0);
+	struct sz_counts c;
+	long before = blocks_of(fd);
+	int ret;
+
+	CHECK(h, "open");
+	CHECK(pwrite(fd, "x", 1, (off_t)(2 * pg)) == 1, "data 2");
+	lru_drain();
+	ret = sz_reclaim(h, 0, 8 * pg, &c);
+	if (p != &module) {
+		CHECK(ret == -EOPNOTSUPP, "fallback reclaim: %d", ret);
+	} else {
+		CHECK(ret == 0, "reclaim: %s", strerror(-ret));
+		CHECK(c.freed + c.busy == 7 && c.data == 1 && c.freed,
+		      "freed %lu busy %lu", (unsigned long)c.freed,
+		      (unsigned long)c.busy);
+		CHECK(blocks_of(fd) == before - (long)(c.freed * pg / 512),
+		      "blocks %ld -> %ld", before, blocks_of(fd));
+		CHECK(page_is(fd, 0, 0) && !page_is(fd, 2, 0), "contents");
+	}
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+static volatile sig_atomic_t ticks;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+/* Signals interrupt the ioctl; the library resumes where it stopped. */
+static bool t_eintr(const struct path *p)
+{
+	const size_t n = quick ? 8192 : 32768;
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval it = { { 0, 200 }, { 0, 200 } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	uint64_t restarts = 0;
+	int attempt;
+
+	sigaction(SIGALRM, &sa, NULL);
+	/* The fallback's calls do not fail with EINTR: one round is enough. */
+	for (attempt = 0; attempt < (p == &module ? 5 : 1) && !restarts;
+	     attempt++) {
+		int fd = new_memfd(n, 0x5f);
+		struct sz_handle *h = open_h(p, fd, 0, n * pg, 0, n);
+		struct sz_counts c;
+		uint8_t *map = malloc(n);
+		size_t i;
+		int ret;
+
+		CHECK(h && map, "open");
+		for (i = 0; i < n; i += 2)
+			CHECK(!sz_add_zero(h, i * pg, pg), "add");
+		setitimer(ITIMER_REAL, &it, NULL);
+		ret = sz_flush(h);
+		CHECK(ret == 0, "flush: %s", strerror(-ret));
+		ret = sz_query(h, 0, n * pg, map, &c);
+		setitimer(ITIMER_REAL, &off, NULL);
+		CHECK(ret == 0, "query: %s", strerror(-ret));
+		CHECK(c.hole == n / 2 && c.data == n / 2, "query counts");
+		for (i = 0; i < n; i++)
+			CHECK(map[i] == (i % 2 ? SZ_PAGE_DATA : SZ_PAGE_HOLE),
+			      "map[%zu] = %u", i, map[i]);
+		restarts = stats_of(h).eintr_restarts;
+		free(map);
+		sz_close(h);
+		close(fd);
+	}
+	if (p == &module)
+		CHECK(restarts > 0, "no EINTR seen in 5 attempts (%d ticks)",
+		      (int)ticks);
+	return true;
+}
+
+/* The same operations through both paths: same bytes, same memory. */
+static bool t_paths_agree(void)
+{
+	const size_t npages = 256;
+	unsigned char *m1 = malloc(npages * pg), *m2 = malloc(npages * pg);
+	int f1 = new_memfd(npages, 0x77), f2 = new_memfd(npages, 0x77);
+	unsigned int ops = quick ? 1000 : 5000;
+	uint8_t q1[256], q2[256];
+	struct sz_handle *h1, *h2;
+	long at;
+
+	memset(m1, 0x77, npages * pg);
+	memset(m2, 0x77, npages * pg);
+	CHECK(random_ops(&module, 99, f1, 0, npages, m1, ops), "module ops");
+	CHECK(random_ops(&fallback, 99, f2, 0, npages, m2, ops),
+	      "fallback ops");
+	CHECK(!memcmp(m1, m2, npages * pg), "models agree");
+	at = differs(f1, 0, m2, npages * pg);
+	CHECK(at < 0, "contents differ at %ld", at);
+	CHECK(blocks_of(f1) == blocks_of(f2), "blocks %ld vs %ld",
+	      blocks_of(f1), blocks_of(f2));
+	h1 = open_h(&module, f1, 0, npages * pg, 0, 0);
+	h2 = open_h(&fallback, f2, 0, npages * pg, 0, 0);
+	CHECK(h1 && h2, "open");
+	CHECK(!sz_query(h1, 0, npages * pg, q1, NULL) &&
+	      !sz_query(h2, 0, npages * pg, q2, NULL), "query");
+	CHECK(!memcmp(q1, q2, npages), "query maps agree");
+	sz_close(h1);
+	sz_close(h2);
+	close(f1);
+	close(f2);
+	free(m1);
+	free(m2);
+	return true;
+}
+
+/* The device refuses a file that is not tmpfs: the library falls back. */
+static bool t_refused_fd(void)
+{
+	char name[] = "/var/tmp/sz-test-XXXXXX";
+	struct sz_handle *h;
+	int fd = mkstemp(name), ret;
+
+	CHECK(fd >= 0, "mkstemp");
+	unlink(name);
+	CHECK(!ftruncate(fd, (off_t)(4 * pg)), "size");
+	ret = sz_open(&h, fd, 0, 4 * pg, SZ_OPEN_NO_FALLBACK, 0);
+	CHECK(ret == -EOPNOTSUPP, "no fallback: %s", strerror(-ret));
+	ret = sz_open(&h, fd, 0, 4 * pg, 0, 0);
+	CHECK(ret == 0 && sz_path(h) == SZ_PATH_FALLBACK, "auto: %d", ret);
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+static bool t_auto_path(bool have_module)
+{
+	struct sz_handle *h;
+	int fd = new_memfd(1, -1);
+	int ret = sz_open(&h, fd, 0, pg, 0, 0);
+
+	CHECK(ret == 0, "open: %s", strerror(-ret));
+	CHECK(sz_path(h) == (have_module ? SZ_PATH_IOCTL : SZ_PATH_FALLBACK),
+	      "path %d", sz_path(h));
+	sz_close(h);
+	if (!have_module) {
+		ret = sz_open(&h, fd, 0, pg, SZ_OPEN_NO_FALLBACK, 0);
+		CHECK(ret == -ENOENT || ret == -ENODEV || ret == -ENXIO,
+		      "no module, no fallback: %s", strerror(-ret));
+	}
+	close(fd);
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		bool (*fn)(const struct path *p);
+		bool module_only;
+	} tests[] = {
+		{ "open and argument errors", t_open_errors, false },
+		{ "coalescing adjacent, overlapping, out-of-order runs",
+		  t_coalesce, false },
+		{ "batch boundary: applied when the N-th run is queued",
+		  t_batch, false },
+		{ "vector above SHMEM_ZERO_MAX_RANGES split in two ioctls",
+		  t_split, true },
+		{ "hazard (a) zero then data: write kept", t_zero_then_data,
+		  false },
+		{ "hazard (a) data then zero, zero-data-zero", t_data_then_zero,
+		  false },
+		{ "hazard (a) partial-page and straddling writes",
+		  t_partial_overlaps, false },
+		{ "hazard (a) without sz_before_write the write is lost (expected)",
+		  t_hazard_without_before_write, false },
+		{ "random operations match a byte model", t_random, false },
+		{ "query map of every page class", t_query, false },
+		{ "query of a resident file costs O(1) syscalls per call",
+		  t_query_resident_cost, false },
+		{ "zero-in-place mode keeps memory", t_zero_in_place, false },
+		{ "reclaim (module) / EOPNOTSUPP (fallback)", t_reclaim, false },
+		{ "EINTR resumes flush and query", t_eintr, false },
+	};
+	bool require = false, no_module = false, have_module;
+	struct sz_handle *h;
+	size_t i;
+	int fd;
+
+	for (i = 1; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "--require-module"))
+			require = true;
+		else if (!strcmp(argv[i], "--no-module"))
+			no_module = true;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else {
+			fprintf(stderr, "usage: %s [--require-module] "
+				"[--no-module] [--quick]\n", argv[0]);
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	fd = new_memfd(1, -1);
+	have_module = !no_module &&
+		      sz_open(&h, fd, 0, pg, SZ_OPEN_NO_FALLBACK, 0) == 0;
+	if (have_module)
+		sz_close(h);
+	close(fd);
+	if (require)
+		result(have_module, "lib: module path available");
+	result(t_auto_path(have_module), "lib: automatic path is %s",
+	       have_module ? "the module" : "the fallback");
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (!tests[i].module_only)
+			result(tests[i].fn(&fallback), "lib fallback: %s",
+			       tests[i].name);
+		if (have_module)
+			result(tests[i].fn(&module), "lib module: %s",
+			       tests[i].name);
+	}
+	if (have_module) {
+		result(t_paths_agree(),
+		       "lib: module and fallback give identical contents and memory");
+		result(t_refused_fd(),
+		       "lib: device refuses a non-tmpfs fd, auto path falls back");
+	}
+	return failures ? 1 : 0;
+}

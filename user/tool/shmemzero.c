@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmemzero: operate shmem_zero on a file or on a running process's memfd
+ * (a VM's guest RAM): counters, query, reclaim of all-zero pages, discard.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <shmemzero.h>
+
+#include "tool.h"
+
+/* Work in steps of this much on a TTY, to show progress. */
+#define STEP	(64ULL << 20)
+
+struct opts {
+	const char *file;
+	long pid;
+	int fd;
+	uint64_t offset, length;
+	bool has_length, json, dry_run;
+	unsigned int watch;
+};
+
+static const char *prog = "shmemzero";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: shmemzero stat [--json] [--watch SECONDS]\n"
+"       shmemzero reset\n"
+"       shmemzero query   FILE | --pid PID [--fd N]  [--offset O] [--length L] [--json]\n"
+"       shmemzero reclaim FILE | --pid PID --fd N    [--offset O] [--length L] [--dry-run] [--json]\n"
+"       shmemzero discard FILE --offset O --length L [--json]\n"
+"Sizes take K, M, G, T suffixes.  query --pid without --fd lists the process's\n"
+"memfds.  Exit: 0 ok, 1 failure, 2 usage, 3 module not loaded, 4 permission\n"
+"denied, 5 no such process/fd/file, 6 not a tmpfs file.  See shmemzero(8).\n");
+}
+
+static int status_of(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENXIO:
+		return EXIT_NO_MODULE;
+	case EPERM:
+	case EACCES:
+		return EXIT_PERM;
+	case ESRCH:
+	case EBADF:
+		return EXIT_NO_TARGET;
+	case EOPNOTSUPP:
+	case ENODEV:
+	case ESPIPE:
+	case EISDIR:
+		return EXIT_NOT_TMPFS;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static int fail(int err, const char *what)
+{
+	const char *why = strerror(err);
+
+	switch (status_of(err)) {
+	case EXIT_NO_MODULE:
+		why = "module shmem_zero not loaded (no /dev/shmem_zero)";
+		break;
+	case EXIT_NOT_TMPFS:
+		why = "not a tmpfs file (memfd or /dev/shm)";
+		break;
+	}
+	fprintf(stderr, "%s: %s: %s\n", prog, what, why);
+	return status_of(err);
+}
+
+static bool parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return false;
+	switch (*end) {
+	case 'T': case 't': shift += 10; /* fall through */
+	case 'G': case 'g': shift += 10; /* fall through */
+	case 'M': case 'm': shift += 10; /* fall through */
+	case 'K': case 'k': shift += 10; end++; break;
+	}
+	if (*end || (shift && n > (UINT64_MAX >> shift)))
+		return false;
+	*v = (uint64_t)n << shift;
+	return true;
+}
+
+/* The target's fd: a path, or a fd of another process (pidfd_getfd(2)). */
+static int open_target(const struct opts *o, int flags, const char **what)
+{
+	static char name[64];
+	int pidfd, fd;
+
+	if (o->file) {
+		*what = o->file;
+		fd = open(o->file, flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	snprintf(name, sizeof(name), "pid %ld fd %d", o->pid, o->fd);
+	*what = name;
+	pidfd = syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	/* The kernel's ptrace checks (PTRACE_MODE_ATTACH_REALCREDS) decide. */
+	fd = syscall(SYS_pidfd_getfd, pidfd, o->fd, 0);
+	if (fd < 0)
+		fd = -errno;
+	close(pidfd);
+	return fd;
+}
+
+static int open_handle(const struct opts *o, int fd, unsigned int flags,
+		       struct sz_handle **h, uint64_t *length)
+{
+	struct stat st;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (o->has_length)
+		*length = o->length;
+	else
+		*length = ((uint64_t)st.st_size + page - 1) / page * page -
+			  (o->offset < (uint64_t)st.st_size ? o->offset : 0);
+	return sz_open(h, fd, o->offset, *length, flags, 0);
+}
+
+static void progress(const char *verb, uint64_t done, uint64_t total,
+		     uint64_t freed_bytes)
+{
+	int width = 40, fill = total ? (int)(width * done / total) : width;
+
+	printf("\r%s [%.*s%*s] %3d%%  %.1f MiB freed", verb, fill,
+	       "########################################", width - fill, "",
+	       total ? (int)(100 * done / total) : 100, freed_bytes / 1048576.0);
+	fflush(stdout);
+}
+
+static void print_counts(const char *what, const struct sz_counts *c,
+			 bool json, const char *extra)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (json) {
+		printf("{\"target\":\"%s\",\"page_size\":%ld,\"hole\":%" PRIu64
+		       ",\"zero\":%" PRIu64 ",\"data\":%" PRIu64 ",\"swap\":%" PRIu64
+		       ",\"unwritten\":%" PRIu64 ",\"freed\":%" PRIu64
+		       ",\"pinned\":%" PRIu64 ",\"busy\":%" PRIu64 "%s}\n",
+		       what, page, c->hole, c->zero, c->data, c->swap, c->unwritten,
+		       c->freed, c->pinned, c->busy, extra);
+		return;
+	}
+	printf("%s\n", what);
+#define ROW(name, n) printf("  %-10s %12" PRIu64 " pages %10.1f MiB\n", name, \
+			    n, (n) * (double)page / 1048576)
+	ROW("hole", c->hole);
+	ROW("zero", c->zero);
+	ROW("data", c->data);
+	ROW("swap", c->swap);
+	ROW("unwritten", c->unwritten);
+	if (c->freed || c->pinned || c->busy) {
+		ROW("freed", c->freed);
+		ROW("pinned", c->pinned);
+		ROW("busy", c->busy);
+	}
+#undef ROW
+}
+
+static int query_fd(const struct opts *o, int fd, const char *what)
+{
+	struct sz_handle *h;
+	struct sz_counts c = { 0 };
+	uint64_t length;
+	int ret;
+
+	ret = open_handle(o, fd, SZ_OPEN_READONLY, &h, &length);
+	if (ret)
+		return fail(-ret, what);
+	ret = sz_query(h, 0, length, NULL, &c);
+	sz_close(h);
+	if (ret)
+		return fail(-ret, what);
+	print_counts(what, &c, o->json, "");
+	return EXIT_OK;
+}
+
+/* query --pid without --fd: every memfd of the process. */
+static int query_process(const struct opts *o)
+{
+	char dir[64], link[PATH_MAX], path[64 + 256];
+	struct dirent *d;
+	int status = EXIT_OK, found = 0;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", o->pid);
+	dp = opendir(dir);
+	if (!dp)
+		return fail(errno == ENOENT ? ESRCH : errno, dir);
+	while ((d = readdir(dp))) {
+		struct opts one = *o;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (strncmp(link, "/memfd:", 7))
+			continue;
+		found++;
+		one.fd = atoi(d->d_name);
+		if (!o->json)
+			printf("fd %d: %s\n", one.fd, link);
+		{
+			const char *what;
+			int fd = open_target(&one, 0, &what);
+
+			if (fd < 0) {
+				status = fail(-fd, what);
+				continue;
+			}
+			if (query_fd(&one, fd, what))
+				status = EXIT_FAIL;
+			close(fd);
+		}
+	}
+	closedir(dp);
+	if (!found && !o->json)
+		printf("pid %ld has no memfd\n", o->pid);
+	return status;
+}
+
+static int cmd_query(const struct opts *o)
+{
+	const char *what;
+	int fd, ret;
+
+	if (o->pid && o->fd < 0)
+		return query_process(o);
+	fd = open_target(o, O_RDONLY, &what);
+	if (fd < 0)
+		return fail(-fd, what);
+	ret = query_fd(o, fd, what);
+	close(fd);
+	return ret;
+}
+
+static int cmd_reclaim(const struct opts *o)
+{
+	struct sz_counts total = { 0 };
+	struct sz_handle *h;
+	bool tty = isatty(STDOUT_FILENO) && !o->json;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t length, off;
+	const char *what;
+	int fd, ret;
+
+	fd = open_target(o, O_RDWR, &what);
+	if (fd < 0)
+		return fail(-fd, what);
+	ret = open_handle(o, fd, SZ_OPEN_NO_FALLBACK, &h, &length);
+	if (ret) {
+		close(fd);
+		return fail(-ret, what);
+	}
+	for (off = 0; off < length && !ret; off += STEP) {
+		uint64_t len = length - off < STEP ? length - off : STEP;
+		struct sz_counts c = { 0 };
+
+		ret = o->dry_run ? sz_query(h, off, len, NULL, &c) :
+				   sz_reclaim(h, off, len, &c);
+		total.hole += c.hole;
+		total.zero += c.zero;
+		total.data += c.data;
+		total.swap += c.swap;
+		total.unwritten += c.unwritten;
+		total.freed += c.freed;
+		total.pinned += c.pinned;
+		total.busy += c.busy;
+		if (tty && length > 4 * STEP)
+			progress(o->dry_run ? "dry run" : "reclaim",
+				 off + len, length, total.freed * page);
+	}
+	if (tty && length > 4 * STEP)
+		printf("\n");
+	sz_close(h);
+	close(fd);
+	if (ret)
+		return fail(-ret, what);
+	if (o->dry_run) {
+		char extra[64];
+
+		snprintf(extra, sizeof(extra), ",\"dry_run\":true,\"would_free\":%"
+			 PRIu64, total.zero);
+		print_counts(what, &total, o->json, extra);
+		if (!o->json)
+			printf("dry run: up to %" PRIu64 " zero pages (%.1f MiB) would be freed\n",
+			       total.zero, total.zero * (double)page / 1048576);
+	} else {
+		print_counts(what, &total, o->json, "");
+		if (!o->json)
+			printf("freed %" PRIu64 " pages (%.1f MiB)\n", total.freed,
+			       total.freed * (double)page / 1048576);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_discard(const struct opts *o)
+{
+	struct sz_handle *h;
+	struct sz_stats st;
+	uint64_t length;
+	const char *what;
+	int fd, ret;
+
+	fd = open_target(o, O_RDWR, &what);
+	if (fd < 0)
+		return fail(-fd, what);
+	ret = open_handle(o, fd, 0, &h, &length);
+	if (!ret) {
+		ret = sz_add_zero(h, 0, length);
+		if (!ret)
+			ret = sz_flush(h);
+		sz_stats(h, &st);
+		sz_close(h);
+	}
+	close(fd);
+	if (ret)
+		return fail(-ret, what);
+	if (o->json)
+		printf("{\"target\":\"%s\",\"bytes\":%" PRIu64 ",\"freed_pages\":%"
+		       PRIu64 ",\"hole_pages\":%" PRIu64 "}\n", what, length,
+		       st.freed_pages, st.hole_pages);
+	else
+		printf("%s: discarded %" PRIu64 " bytes (%" PRIu64 " pages freed)\n",
+		       what, length, st.freed_pages);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "length", required_argument, NULL, 'l' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .fd = -1 };
+	const char *cmd;
+	uint64_t v;
+	int c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'w':
+			if (!parse_size(optarg, &v) || !v || v > 86400)
+				goto bad;
+			o.watch = v;
+			break;
+		case 'p':
+			if (!parse_size(optarg, &v) || !v || v > INT_MAX)
+				goto bad;
+			o.pid = v;
+			break;
+		case 'f':
+			if (!parse_size(optarg, &v) || v > INT_MAX)
+				goto bad;
+			o.fd = v;
+			break;
+		case 'o':
+			if (!parse_size(optarg, &v))
+				goto bad;
+			o.offset = v;
+			break;
+		case 'l':
+			if (!parse_size(optarg, &v) || !v)
+				goto bad;
+			o.length = v;
+			o.has_length = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		o.file = argv[optind++];
+	if (optind < argc || (o.file && o.pid)) {
+		fprintf(stderr, "%s: give a FILE or --pid, once\n", prog);
+		return EXIT_USAGE;
+	}
+
+	if (!strcmp(cmd, "stat") && !o.file && !o.pid)
+		return cmd_stat(o.json, o.watch);
+	if (!strcmp(cmd, "reset") && !o.file && !o.pid)
+		return cmd_reset();
+	if (!o.file && !o.pid) {
+		fprintf(stderr, "%s: %s needs a FILE or --pid\n", prog, cmd);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "query"))
+		return cmd_query(&o);
+	if (!strcmp(cmd, "reclaim") && (o.file || o.fd >= 0))
+		return cmd_reclaim(&o);
+	if (!strcmp(cmd, "discard") && o.file && o.has_length)
+		return cmd_discard(&o);
+	fprintf(stderr, "%s: bad command or missing argument: %s\n", prog, cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+bad:
+	fprintf(stderr, "%s: bad value for an option: %s\n", prog, optarg);
+	return EXIT_USAGE;
+}
