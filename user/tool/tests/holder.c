@@ -3,9 +3,9 @@
  * A stand-in for a running VM: a memfd of MIB MiB mapped shared, every page
  * populated by a read fault (the state stock QEMU leaves after a migration),
  * every 4th page holding data.  Prints "PID FD" and keeps writing to its
- * data pages through the mapping for SECONDS, remembering the last value of
- * each; then checks every data page holds its last value and every other
- * page reads zero.  Exit 0 if so.
+ * data pages through the mapping until SIGTERM (or SECONDS), remembering the
+ * last value of each; then checks every data page holds its last value and
+ * every other page reads zero.  Exit 0 if so.
  *
  * Usage: holder MIB SECONDS
  */
@@ -13,10 +13,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -43,11 +52,12 @@ int main(int argc, char **argv)
 			memcpy(m + p * page, &last[p], sizeof(seq));
 		}
 	}
+	signal(SIGTERM, on_term);
 	printf("%d %d\n", getpid(), fd);
 	fflush(stdout);
 	srandom(1);
 	end = time(NULL) + secs;
-	while (time(NULL) < end) {
+	while (!stop && time(NULL) < end) {
 		long p = (random() % (pages / 4)) * 4;
 
 		last[p] = ++seq;

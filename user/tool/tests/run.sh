@@ -38,14 +38,14 @@ nobody $tool reset 2>/tmp/err; rc=$?
 t "reset without CAP_SYS_ADMIN: exit 4 and a message" sh -c "[ $rc = 4 ] && grep -q 'permission denied' /tmp/err"
 
 # Reclaim a live process's read-faulted zero pages while it writes.
-$holder 64 6 >/tmp/holder.out &
+$holder 64 120 >/tmp/holder.out &
 hpid=$!
-for _ in $(seq 50); do [ -s /tmp/holder.out ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s /tmp/holder.out ] && break; sleep 0.1; done
 read -r pid fd </tmp/holder.out
 rss0=$(kb RssShmem /proc/$pid/status) shm0=$(kb Shmem)
 qf=$($tool query --pid $pid --fd $fd --json)
 qd=$($tool query /proc/$pid/fd/$fd --json 2>/dev/null || echo '{}')
-t "query --pid matches QUERY on the file" test "$(json "(d['zero'], d['data'], d['hole'])" <<<"$qf")" = "(12288, 4096, 0)"
+t "query --pid matches QUERY on the file" sh -c "[ '$(json "(d['zero'], d['data'], d['hole'])" <<<"$qf")' = '(12288, 4096, 0)' ] && [ '$(json "(d['zero'], d['data'], d['hole'])" <<<"$qd")' = '(12288, 4096, 0)' ]"
 t "query --pid lists the memfd" sh -c "$tool query --pid $pid | grep -q 'memfd:guest-ram'"
 dry=$($tool reclaim --pid $pid --fd $fd --dry-run --json)
 t "reclaim --dry-run frees nothing, reports 12288 candidates" sh -c "[ \"$(json "d['would_free']" <<<"$dry")\" = 12288 ] && [ $(kb RssShmem /proc/$pid/status) -ge $((rss0 - 1024)) ]"
@@ -55,17 +55,28 @@ rss1=$(kb RssShmem /proc/$pid/status) shm1=$(kb Shmem)
 echo "# reclaim freed $freed pages; RssShmem $rss0 -> $rss1 kB, Shmem $shm0 -> $shm1 kB"
 t "reclaim frees the zero pages of a writing process" test "$freed" -ge $((12288 - 64))
 t "its RssShmem and the system's Shmem drop by as much" sh -c "[ $((rss0 - rss1)) -ge $((freed * 4 - 1024)) ] && [ $((shm0 - shm1)) -ge $((freed * 4 - 4096)) ]"
+kill -TERM $hpid
 wait $hpid; hrc=$?
 echo "# holder: $(tail -n1 /tmp/holder.out)"
 t "the process's data is intact (0 wrong pages)" test $hrc = 0
 
+# On a terminal, long work shows a progress bar (script(1) gives a pty).
+g=/dev/shm/sz-tool-big
+truncate -s 512M $g
+script -qec "$tool reclaim $g" /dev/null >/tmp/tty.out
+t "reclaim on a TTY shows a progress bar to 100%" grep -q 'reclaim \[#*\] 100%' /tmp/tty.out
+$tool reclaim $g >/tmp/notty.out
+t "no progress bar when stdout is not a TTY" sh -c "! grep -q '%' /tmp/notty.out"
+rm -f $g
+
 # Permissions and bad arguments: message and exit code each.
-$holder 4 3 >/tmp/holder2.out &
+$holder 4 120 >/tmp/holder2.out &
 h2=$!
-for _ in $(seq 50); do [ -s /tmp/holder2.out ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s /tmp/holder2.out ] && break; sleep 0.1; done
 read -r pid2 fd2 </tmp/holder2.out
 nobody $tool query --pid $pid2 --fd $fd2 2>/tmp/err; rc=$?
 t "non-root against root's process: exit 4" sh -c "[ $rc = 4 ] && grep -q 'not permitted' /tmp/err"
+kill -TERM $h2
 wait $h2
 $tool query --pid 999999 --fd 3 2>/tmp/err; rc=$?
 t "no such process: exit 5" sh -c "[ $rc = 5 ] && grep -q 'No such process' /tmp/err"
