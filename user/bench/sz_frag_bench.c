@@ -22,32 +22,12 @@
 #include <unistd.h>
 #include <linux/shmem_zero.h>
 
+#include "bench.h"
+
 #define FILE_SIZE	(1UL << 30)
 
 static long page;
 static int data_step = 2;	/* every data_step-th page holds data; 0: none */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long shmem_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Shmem: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
 
 static int make_file(void)
 {

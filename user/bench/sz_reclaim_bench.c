@@ -21,29 +21,9 @@
 #include <unistd.h>
 #include <linux/shmem_zero.h>
 
+#include "bench.h"
+
 static long page;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long shmem_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Shmem: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
 
 /* Every page resident; odd pages hold their index, even pages zero. */
 static int make_file(size_t size)
