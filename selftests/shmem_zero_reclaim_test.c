@@ -17,53 +17,18 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/swap.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <linux/falloc.h>
 #include <linux/io_uring.h>
-#include <linux/shmem_zero.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "shmem_zero_util.h"
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE	0x0010
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT		21
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB		0x0004U
-#endif
-
-#define PG		4096ULL
-#define KB		1024LL
-#define MIB		(1024ULL * 1024)
 #define HPAGE		(2 * MIB)
-#define DISCARD		SHMEM_ZERO_MODE_DISCARD
-#define QUERY		SHMEM_ZERO_MODE_QUERY
 #define RECLAIM		SHMEM_ZERO_MODE_RECLAIM
 #define ZIP		SHMEM_ZERO_MODE_ZERO_IN_PLACE
 #define C_HOLE		SHMEM_ZERO_PAGE_HOLE
@@ -71,59 +36,11 @@
 #define C_DATA		SHMEM_ZERO_PAGE_DATA
 #define C_SWAP		SHMEM_ZERO_PAGE_SWAP
 #define C_UNWR		SHMEM_ZERO_PAGE_UNWRITTEN
-#define GARBAGE		0xdeadbeefcafef00dULL
-#define CHUNK_PAGES	256ULL
-#define BLK(pages)	((long long)((pages) * PG / 512))
-#define NOUT		11	/* output fields, ranges_done .. busy_pages */
-
-_Static_assert(sizeof(struct shmem_zero_args) == SHMEM_ZERO_ARGS_SIZE_VER1,
-	       "tests are written for struct version VER1");
 
 /* ------------------------------------------------------------------ */
-/* Helpers (the small ones are copies of shmem_zero_test.c's)           */
+/* Helpers (the small ones shared with shmem_zero_test.c are in         */
+/* shmem_zero_util.h)                                                   */
 /* ------------------------------------------------------------------ */
-
-static int memfd(const char *name, uint64_t size, unsigned int flags)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC | flags);
-
-	if (fd >= 0 && size && ftruncate(fd, size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void args_init(struct shmem_zero_args *a, int fd, uint32_t mode,
-		      const struct shmem_zero_range *r, uint64_t nr)
-{
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	a->fd = fd;
-	a->mode = mode;
-	a->ranges = (uintptr_t)r;
-	a->nr_ranges = nr;
-}
-
-static __u64 *outs(struct shmem_zero_args *a)
-{
-	return &a->ranges_done;
-}
-
-/* 0 on success, else errno. */
-static int sz(int dev, struct shmem_zero_args *a)
-{
-	return ioctl(dev, SHMEM_ZERO_IOC_RANGES, a) ? errno : 0;
-}
-
-static int sz_call(int dev, int fd, uint32_t mode, const struct shmem_zero_range *r,
-		   uint64_t nr, void *map, uint64_t map_len, struct shmem_zero_args *a)
-{
-	args_init(a, fd, mode, r, nr);
-	a->map = (uintptr_t)map;
-	a->map_len = map_len;
-	return sz(dev, a);
-}
 
 /* One range of pages. */
 static int sz_pages(int dev, int fd, uint32_t mode, uint64_t first, uint64_t n,
@@ -195,13 +112,6 @@ static uint64_t map_not(const uint8_t *map, uint64_t first, uint64_t n,
 	}								\
 } while (0)
 
-/* Every output field poisoned, to see that a failing call writes zeros. */
-static void poison(struct shmem_zero_args *a)
-{
-	for (int i = 0; i < NOUT; i++)
-		outs(a)[i] = GARBAGE;
-}
-
 #define EXPECT_OUT_ZERO(a) do {						\
 	for (int _i = 0; _i < NOUT; _i++)				\
 		if (outs(&(a))[_i]) {					\
@@ -210,178 +120,9 @@ static void poison(struct shmem_zero_args *a)
 		}							\
 } while (0)
 
-static long long blocks(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? -1 : (long long)st.st_blocks;
-}
-
-static bool file_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
-}
-
-/* The first line of a small file, without its newline. */
-static bool file_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return true;
-}
-
-/* The bracketed choice of a sysfs knob: "always [never]" gives "never". */
-static bool sysfs_choice(const char *path, char *out, size_t len)
-{
-	char buf[128], *s, *e;
-
-	if (!file_read(path, buf, sizeof(buf)))
-		return false;
-	s = strchr(buf, '[');
-	e = s ? strchr(s, ']') : NULL;
-	if (!e || (size_t)(e - s - 1) >= len)
-		return false;
-	memcpy(out, s + 1, e - s - 1);
-	out[e - s - 1] = 0;
-	return true;
-}
-
-static long long kv(const char *path, const char *key)
-{
-	size_t kl = strlen(key);
-	long long v = -1;
-	char line[256];
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtoll(line + kl + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
-/* /proc/meminfo, after folding the per-cpu vmstat deltas (root). */
-static long long meminfo(const char *key)
-{
-	file_write("/proc/sys/vm/stat_refresh", "1\n");
-	return kv("/proc/meminfo", key);
-}
-
-static long long rss_shmem_kb(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	return kv(path, "RssShmem");
-}
-
-static long long llabsdiff(long long a, long long b)
-{
-	return a > b ? a - b : b - a;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	/* xorshift64* */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-/* Page with tag t (t != 0): word i is (0xA5 << 56) | t << 9 | i; tag 0: zeros. */
-static void page_fill(void *p, uint64_t tag)
-{
-	uint64_t *q = p;
-
-	for (unsigned int i = 0; i < PG / 8; i++)
-		q[i] = tag ? (0xA5ULL << 56) | (tag << 9) | i : 0;
-}
-
-static bool page_is(const void *p, uint64_t tag)
-{
-	const uint64_t *q = p;
-
-	for (unsigned int i = 0; i < PG / 8; i++)
-		if (q[i] != (tag ? (0xA5ULL << 56) | (tag << 9) | i : 0))
-			return false;
-	return true;
-}
-
-static char iobuf[CHUNK_PAGES * PG] __attribute__((aligned(4096)));
-
-/* Pages [first, first + n) get tag base + p (base 0: zeros, written). */
-static int fill_pages(int fd, uint64_t first, uint64_t n, uint64_t base)
-{
-	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
-		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
-
-		for (uint64_t i = 0; i < c; i++)
-			page_fill(iobuf + i * PG, base ? base + p + i : 0);
-		if (pwrite(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Pages of [first, first + n) that differ from tag base + p (base 0: zero);
- * *first_bad gets the first.  -1 on read error.
- */
-static long long bad_pages(int fd, uint64_t first, uint64_t n, uint64_t base,
-			   long long *first_bad)
-{
-	long long bad = 0, fb = -1;
-
-	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
-		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
-
-		if (pread(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
-			return -1;
-		for (uint64_t i = 0; i < c; i++)
-			if (!page_is(iobuf + i * PG, base ? base + p + i : 0)) {
-				if (fb < 0)
-					fb = p + i;
-				bad++;
-			}
-	}
-	if (first_bad)
-		*first_bad = fb;
-	return bad;
-}
-
 #define EXPECT_PAGES(fd, first, n, base) do {				\
 	long long _fb;							\
-	EXPECT_EQ(0, bad_pages(fd, first, n, base, &_fb))		\
+	EXPECT_EQ(0, bad_pages(fd, first, n, base, NULL, &_fb))		\
 		TH_LOG("pages %llu+%llu (tag base %llu): first wrong page %lld", \
 		       (unsigned long long)(first), (unsigned long long)(n), \
 		       (unsigned long long)(base), _fb);		\
@@ -640,7 +381,7 @@ FIXTURE(sz) {
 FIXTURE_SETUP(sz)
 {
 	ASSERT_EQ(PG, (unsigned long long)sysconf(_SC_PAGESIZE));
-	self->dev = open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
+	self->dev = open_dev();
 	ASSERT_LE(0, self->dev) TH_LOG("open %s: %s", SHMEM_ZERO_DEVICE, strerror(errno));
 }
 
@@ -671,10 +412,10 @@ TEST_F(sz, reclaim_read_faulted)
 	ASSERT_LE(0, fd);
 	m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, m);
-	shm0 = meminfo("Shmem");
+	shm0 = meminfo_kb("Shmem");
 	rss0 = rss_shmem_kb(getpid());
 	ASSERT_EQ(0, touch_pages(m, 0, n));
-	shm1 = meminfo("Shmem");
+	shm1 = meminfo_kb("Shmem");
 	rss1 = rss_shmem_kb(getpid());
 	EXPECT_LE((long long)(n * PG / KB) - 2048, shm1 - shm0)
 		TH_LOG("Shmem %lld -> %lld kB after the read faults", shm0, shm1);
@@ -691,7 +432,7 @@ TEST_F(sz, reclaim_read_faulted)
 	EXPECT_COUNTS(a, 0, 0, 0, 0, 0, n, 0, 0, 0);
 	TH_LOG("RECLAIM of %llu mapped zero pages: %.3f s", (unsigned long long)n, t1 - t0);
 
-	shm2 = meminfo("Shmem");
+	shm2 = meminfo_kb("Shmem");
 	rss2 = rss_shmem_kb(getpid());
 	EXPECT_LT(llabsdiff(shm1 - shm2, (long long)(n * PG / KB)), 2048)
 		TH_LOG("Shmem %lld -> %lld kB, expected a drop of %llu kB", shm1, shm2,
@@ -747,14 +488,14 @@ TEST_F(sz, reclaim_half_data)
 	ASSERT_NE(MAP_FAILED, m);
 	ASSERT_EQ(0, touch_pages(m, 0, n));
 	ASSERT_EQ(BLK(n), blocks(fd));
-	shm0 = meminfo("Shmem");
+	shm0 = meminfo_kb("Shmem");
 	rss0 = rss_shmem_kb(getpid());
 
 	lru_flush();
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, n, &a));
 	EXPECT_COUNTS(a, 0, 0, ndata, 0, 0, nzero, 0, 0, 0);
 	EXPECT_EQ(BLK(ndata), blocks(fd));
-	shm1 = meminfo("Shmem");
+	shm1 = meminfo_kb("Shmem");
 	rss1 = rss_shmem_kb(getpid());
 	EXPECT_LT(llabsdiff(shm0 - shm1, (long long)(nzero * PG / KB)), 1024)
 		TH_LOG("Shmem %lld -> %lld kB", shm0, shm1);
@@ -821,8 +562,8 @@ TEST_F(sz, reclaim_skips)
 	 */
 	fd = memfd("skips", n * PG, 0);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fill_pages(fd, 0, 16, 1));
-	ASSERT_EQ(0, fill_pages(fd, 16, 16, 0));
+	ASSERT_EQ(0, fill_pages(fd, 0, 16, 1, NULL));
+	ASSERT_EQ(0, fill_pages(fd, 16, 16, 0, NULL));
 	ASSERT_EQ(0, fallocate(fd, 0, 32 * PG, 16 * PG));
 	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, m);
@@ -1305,8 +1046,8 @@ TEST_F(sz, zero_in_place)
 	 */
 	fd = memfd("zip", n * PG, 0);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fill_pages(fd, 0, 32, 1));
-	ASSERT_EQ(0, fill_pages(fd, 32, 16, 0));
+	ASSERT_EQ(0, fill_pages(fd, 0, 32, 1, NULL));
+	ASSERT_EQ(0, fill_pages(fd, 32, 16, 0, NULL));
 	ASSERT_EQ(0, fallocate(fd, 0, 64 * PG, 16 * PG));
 	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, m);
@@ -1351,7 +1092,7 @@ TEST_F(sz, zero_in_place)
 	EXPECT_PAGES(fd, 80, 16, 1);
 	b0 = blocks(fd);
 	EXPECT_EQ(BLK(n - 16), b0);
-	shm0 = meminfo("Shmem");
+	shm0 = meminfo_kb("Shmem");
 	rss0 = rss_shmem_kb(pid);
 	rssme0 = rss_shmem_kb(getpid());
 
@@ -1366,7 +1107,7 @@ TEST_F(sz, zero_in_place)
 	LOGA("ZERO_IN_PLACE", a);
 
 	rss1 = rss_shmem_kb(pid);
-	shm1 = meminfo("Shmem");
+	shm1 = meminfo_kb("Shmem");
 	EXPECT_EQ(rss0, rss1) TH_LOG("child RssShmem %lld -> %lld kB", rss0, rss1);
 	EXPECT_EQ(rssme0, rss_shmem_kb(getpid()));
 	EXPECT_LT(llabsdiff(shm0, shm1), 512) TH_LOG("Shmem %lld -> %lld kB", shm0, shm1);
@@ -1473,8 +1214,8 @@ TEST_F(sz, reclaim_zip_errnos)
 	/* [0,8) data, [8,16) zero pages */
 	fd = memfd("errnos", 16 * PG, 0);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1));
-	ASSERT_EQ(0, fill_pages(fd, 8, 8, 0));
+	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+	ASSERT_EQ(0, fill_pages(fd, 8, 8, 0, NULL));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	wo = open(path, O_WRONLY | O_CLOEXEC);
@@ -1488,13 +1229,13 @@ TEST_F(sz, reclaim_zip_errnos)
 
 		for (int j = 0; j < 3; j++) {
 			args_init(&a, bad_fds[j], modes[i], &r16, 1);
-			poison(&a);
+			args_poison_out(&a);
 			EXPECT_EQ(EBADF, sz(self->dev, &a)) TH_LOG("mode %u fd #%d", modes[i], j);
 			EXPECT_OUT_ZERO(a);
 		}
 		args_init(&a, fd, modes[i], &r16, 1);
 		a.flags = 1;
-		poison(&a);
+		args_poison_out(&a);
 		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("mode %u flags 1", modes[i]);
 		EXPECT_OUT_ZERO(a);
 	}
@@ -1518,11 +1259,11 @@ TEST_F(sz, reclaim_zip_errnos)
 	for (int i = 0; i < 2; i++) {
 		fd = memfd("sealed", 16 * PG, MFD_ALLOW_SEALING);
 		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1));
-		ASSERT_EQ(0, fill_pages(fd, 8, 8, 0));
+		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+		ASSERT_EQ(0, fill_pages(fd, 8, 8, 0, NULL));
 		ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, seals[i]));
 		args_init(&a, fd, ZIP, &r16, 1);
-		poison(&a);
+		args_poison_out(&a);
 		EXPECT_EQ(EPERM, sz(self->dev, &a)) TH_LOG("ZIP, seal %#x", seals[i]);
 		EXPECT_OUT_ZERO(a);
 		EXPECT_PAGES(fd, 0, 8, 1);
@@ -1548,7 +1289,7 @@ TEST_F(sz, reclaim_zip_errnos)
 		struct shmem_zero_range r = { 0, HPAGE };
 
 		args_init(&a, hfd, mode, &r, 1);
-		poison(&a);
+		args_poison_out(&a);
 		EXPECT_EQ(EOPNOTSUPP, sz(self->dev, &a)) TH_LOG("hugetlb, mode %u", mode);
 		EXPECT_OUT_ZERO(a);
 	}
@@ -1575,13 +1316,13 @@ TEST_F(sz, args_size_ver0)
 			uint32_t touched = 0;
 
 			ASSERT_LE(0, fd);
-			ASSERT_EQ(0, fill_pages(fd, 0, 4, 1));	/* [0,4) data */
-			ASSERT_EQ(0, fill_pages(fd, 4, 4, 0));	/* [4,8) zero */
+			ASSERT_EQ(0, fill_pages(fd, 0, 4, 1, NULL));	/* [0,4) data */
+			ASSERT_EQ(0, fill_pages(fd, 4, 4, 0, NULL));	/* [4,8) zero */
 			lru_flush();
 			memset(&u, 0, sizeof(u));
 			args_init(&u.a, fd, mode, &r, 1);
 			u.a.size = size;
-			poison(&u.a);
+			args_poison_out(&u.a);
 			/*
 			 * From @size on: sentinels, never read nor written
 			 * (for VER0 that covers pinned_pages and busy_pages).
@@ -1719,15 +1460,15 @@ FIXTURE_SETUP(huge)
 	char buf[32];
 	long long want;
 
-	self->dev = open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
+	self->dev = open_dev();
 	ASSERT_LE(0, self->dev);
 	if (!file_read(NR_HUGE_SYSCTL, self->old, sizeof(self->old)) ||
-	    kv("/proc/meminfo", "Hugepagesize") != (long long)(HPAGE / KB))
+	    kv_kb("/proc/meminfo", "Hugepagesize") != (long long)(HPAGE / KB))
 		return;
 	want = strtoll(self->old, NULL, 10) + HT_PAGES;
 	snprintf(buf, sizeof(buf), "%lld", want);
 	self->changed = file_write(NR_HUGE_SYSCTL, buf);
-	self->ok = self->changed && meminfo("HugePages_Free") >= HT_PAGES;
+	self->ok = self->changed && meminfo_kb("HugePages_Free") >= HT_PAGES;
 }
 
 FIXTURE_TEARDOWN(huge)
@@ -1752,7 +1493,7 @@ TEST_F(huge, hugetlb_discard)
 
 	if (!self->ok)
 		SKIP(return, "cannot get %d huge pages of 2 MiB (%s)", HT_PAGES, NR_HUGE_SYSCTL);
-	f0 = meminfo("HugePages_Free");
+	f0 = meminfo_kb("HugePages_Free");
 	fd = memfd("huge", 0, MFD_HUGETLB);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, n * PG));
@@ -1760,37 +1501,37 @@ TEST_F(huge, hugetlb_discard)
 	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap hugetlb: %s", strerror(errno));
 	for (uint64_t p = 0; p < n; p++)
 		page_fill(m + p * PG, 1 + p);
-	f1 = meminfo("HugePages_Free");
+	f1 = meminfo_kb("HugePages_Free");
 	EXPECT_EQ(f0 - HT_PAGES, f1);
 
 	/* not aligned to the huge page size: EINVAL, nothing changed */
 	for (unsigned int i = 0; i < sizeof(unaligned) / sizeof(unaligned[0]); i++) {
 		args_init(&a, fd, DISCARD, &unaligned[i], 1);
-		poison(&a);
+		args_poison_out(&a);
 		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("range #%u", i);
 		EXPECT_OUT_ZERO(a);
 	}
 	/* QUERY, RECLAIM, ZERO_IN_PLACE: not supported */
 	for (uint32_t mode = QUERY; mode <= ZIP; mode++) {
 		args_init(&a, fd, mode, v, 1);
-		poison(&a);
+		args_poison_out(&a);
 		EXPECT_EQ(EOPNOTSUPP, sz(self->dev, &a)) TH_LOG("mode %u", mode);
 		EXPECT_OUT_ZERO(a);
 	}
 	EXPECT_PAGES(fd, 0, n, 1);
-	EXPECT_EQ(f1, meminfo("HugePages_Free"));
+	EXPECT_EQ(f1, meminfo_kb("HugePages_Free"));
 
 	/* the middle two huge pages */
 	ASSERT_EQ(0, sz_pages(self->dev, fd, DISCARD, hp, 2 * hp, &a));
 	EXPECT_EQ(1ULL, a.ranges_done);
 	EXPECT_EQ(2 * HPAGE, a.bytes_done);
 	LOGA("hugetlb DISCARD", a);
-	f2 = meminfo("HugePages_Free");
+	f2 = meminfo_kb("HugePages_Free");
 	EXPECT_EQ(f1 + 2, f2) TH_LOG("HugePages_Free %lld -> %lld", f1, f2);
 	EXPECT_PAGES(fd, 0, hp, 1);
 	EXPECT_PAGES(fd, hp, 2 * hp, 0);
 	EXPECT_PAGES(fd, 3 * hp, hp, 1);
-	EXPECT_EQ(f2, meminfo("HugePages_Free"));	/* pread allocated nothing */
+	EXPECT_EQ(f2, meminfo_kb("HugePages_Free"));	/* pread allocated nothing */
 	/* the mapping reads zeros there (faulting huge pages back in) */
 	EXPECT_EQ(-1, bad_mapped(m, hp, 2 * hp, 0));
 	EXPECT_EQ(-1, bad_mapped(m, 0, hp, 1));
@@ -1799,18 +1540,16 @@ TEST_F(huge, hugetlb_discard)
 	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, v, 2, NULL, 0, &a));
 	EXPECT_EQ(2ULL, a.ranges_done);
 	ASSERT_EQ(0, sz_pages(self->dev, fd, DISCARD, 0, n, &a));
-	EXPECT_EQ(f0, meminfo("HugePages_Free"));
+	EXPECT_EQ(f0, meminfo_kb("HugePages_Free"));
 	EXPECT_PAGES(fd, 0, n, 0);
 	munmap(m, n * PG);
 	close(fd);
-	EXPECT_EQ(f0, meminfo("HugePages_Free"));
+	EXPECT_EQ(f0, meminfo_kb("HugePages_Free"));
 }
 
 /* ------------------------------------------------------------------ */
 /* Large folios (shmem THP)                                             */
 /* ------------------------------------------------------------------ */
-
-#define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
 FIXTURE(thp) {
 	int dev;
@@ -1821,7 +1560,7 @@ FIXTURE(thp) {
 
 FIXTURE_SETUP(thp)
 {
-	self->dev = open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
+	self->dev = open_dev();
 	ASSERT_LE(0, self->dev);
 	if (!sysfs_choice(THP_SYSFS, self->old, sizeof(self->old)))
 		return;
@@ -1853,11 +1592,11 @@ TEST_F(thp, reclaim_large_folio)
 
 	if (!self->ok)
 		SKIP(return, "cannot enable shmem THP (%s)", THP_SYSFS);
-	h0 = meminfo("ShmemHugePages");
+	h0 = meminfo_kb("ShmemHugePages");
 	fd = memfd("thp", n * PG, 0);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fill_pages(fd, 0, n, 0));
-	h1 = meminfo("ShmemHugePages");
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 0, NULL));
+	h1 = meminfo_kb("ShmemHugePages");
 	if (h1 - h0 < (long long)(n * PG / KB))
 		SKIP(close(fd); return, "no huge folios (ShmemHugePages %lld -> %lld kB)", h0, h1);
 	lru_flush();
@@ -1865,17 +1604,17 @@ TEST_F(thp, reclaim_large_folio)
 	/* half of folio 0: kept, busy */
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, hp / 2, &a));
 	EXPECT_COUNTS(a, 0, 0, 0, 0, 0, 0, 0, 0, hp / 2);
-	EXPECT_EQ(h1, meminfo("ShmemHugePages"));
+	EXPECT_EQ(h1, meminfo_kb("ShmemHugePages"));
 	/* straddling both folios: both kept */
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, hp / 2, hp, &a));
 	EXPECT_COUNTS(a, 0, 0, 0, 0, 0, 0, 0, 0, hp);
-	EXPECT_EQ(h1, meminfo("ShmemHugePages"));
+	EXPECT_EQ(h1, meminfo_kb("ShmemHugePages"));
 	EXPECT_EQ(BLK(n), blocks(fd));
 
 	/* folio 1 whole: freed whole */
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, hp, hp, &a));
 	EXPECT_COUNTS(a, 0, 0, 0, 0, 0, hp, 0, 0, 0);
-	h2 = meminfo("ShmemHugePages");
+	h2 = meminfo_kb("ShmemHugePages");
 	EXPECT_EQ((long long)(hp * PG / KB), h1 - h2) TH_LOG("ShmemHugePages %lld -> %lld", h1, h2);
 	EXPECT_EQ(BLK(hp), blocks(fd));
 
@@ -1884,7 +1623,7 @@ TEST_F(thp, reclaim_large_folio)
 	lru_flush();
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, n, &a));
 	EXPECT_COUNTS(a, hp, 0, 1, 0, 0, 0, 0, 0, hp - 1);
-	EXPECT_EQ(h2, meminfo("ShmemHugePages"));
+	EXPECT_EQ(h2, meminfo_kb("ShmemHugePages"));
 	ASSERT_EQ(0, qmap(self->dev, fd, 0, n, map));
 	EXPECT_CLASS(map, 0, 7, C_ZERO);
 	EXPECT_CLASS(map, 7, 1, C_DATA);
@@ -1907,52 +1646,9 @@ FIXTURE(swap) {
 	bool have_swap;
 };
 
-static bool swap_active(void)
-{
-	char line[256];
-	int lines = 0;
-	FILE *f = fopen("/proc/swaps", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
-}
-
-/* A zram swap device, with a swap header written here (no mkswap needed). */
-static bool zram_swapon(void)
-{
-	static char hdr[PG];
-	int fd;
-
-	if (access("/sys/block/zram0", F_OK) &&
-	    system("modprobe zram num_devices=1 >/dev/null 2>&1") != 0)
-		return false;
-	if (!file_write("/sys/block/zram0/disksize", "64M"))
-		return false;
-	for (int i = 0; i < 100 && access("/dev/zram0", F_OK); i++)
-		usleep(10000);
-	fd = open("/dev/zram0", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	memset(hdr, 0, sizeof(hdr));
-	*(uint32_t *)(hdr + 1024) = 1;				/* version */
-	*(uint32_t *)(hdr + 1028) = 64 * MIB / PG - 1;		/* last_page */
-	memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
-	if (pwrite(fd, hdr, PG, 0) != (ssize_t)PG) {
-		close(fd);
-		return false;
-	}
-	fsync(fd);
-	close(fd);
-	return swapon("/dev/zram0", 0) == 0;
-}
-
 FIXTURE_SETUP(swap)
 {
-	self->dev = open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
+	self->dev = open_dev();
 	ASSERT_LE(0, self->dev);
 	self->have_swap = swap_active();
 	if (!self->have_swap && geteuid() == 0)
@@ -1978,7 +1674,8 @@ static int paged_out_file(uint64_t n, uint8_t *map, uint64_t cnt[5], int dev)
 	char *m;
 	int fd = memfd("swapped", n * PG, 0);
 
-	if (fd < 0 || fill_pages(fd, 0, n / 2, 1) || fill_pages(fd, n / 2, n / 2, 0))
+	if (fd < 0 || fill_pages(fd, 0, n / 2, 1, NULL) ||
+	    fill_pages(fd, n / 2, n / 2, 0, NULL))
 		return -1;
 	m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
@@ -2022,11 +1719,11 @@ TEST_F(swap, reclaim_zip_swapped)
 	       (unsigned long long)cnt[C_ZERO]);
 	if (!cnt[C_SWAP])
 		SKIP(return, "MADV_PAGEOUT swapped nothing out");
-	sw0 = meminfo("SwapFree");
+	sw0 = meminfo_kb("SwapFree");
 	lru_flush();
 	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, n, &a));
 	EXPECT_COUNTS(a, 0, 0, cnt[C_DATA], 0, cnt[C_SWAP], cnt[C_ZERO], 0, 0, 0);
-	sw1 = meminfo("SwapFree");
+	sw1 = meminfo_kb("SwapFree");
 	EXPECT_LT(llabsdiff(sw0, sw1), 512) TH_LOG("SwapFree %lld -> %lld kB", sw0, sw1);
 	ASSERT_EQ(0, qmap(self->dev, fd, 0, n, map2));
 	for (uint64_t p = 0; p < n; p++)
@@ -2042,10 +1739,10 @@ TEST_F(swap, reclaim_zip_swapped)
 	TH_LOG("ZERO_IN_PLACE file: %llu swapped, %llu data, %llu zero resident",
 	       (unsigned long long)cnt[C_SWAP], (unsigned long long)cnt[C_DATA],
 	       (unsigned long long)cnt[C_ZERO]);
-	sw0 = meminfo("SwapFree");
+	sw0 = meminfo_kb("SwapFree");
 	ASSERT_EQ(0, sz_pages(self->dev, fd, ZIP, 0, n, &a));
 	EXPECT_COUNTS(a, 0, cnt[C_ZERO], 0, 0, cnt[C_SWAP], 0, cnt[C_DATA], 0, 0);
-	sw1 = meminfo("SwapFree");
+	sw1 = meminfo_kb("SwapFree");
 	/* swap slots are freed in per-cpu batches: allow 64 per cpu of lag */
 	EXPECT_GE(sw1 - sw0, (long long)(cnt[C_SWAP] * PG / KB) - 2 * 64 * 4 * 4)
 		TH_LOG("SwapFree %lld -> %lld kB", sw0, sw1);

@@ -18,38 +18,17 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/swap.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <linux/falloc.h>
 #include <linux/magic.h>
-#include <linux/shmem_zero.h>
 
 /*
  * The 6.1 harness defines a signal handler with an unused parameter; keep
@@ -59,6 +38,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "shmem_zero_util.h"
 
 /* <linux/fs.h> clashes with <sys/mount.h>; these values are ABI. */
 #ifndef FS_IOC_GETFLAGS
@@ -69,198 +49,19 @@
 #define FS_IMMUTABLE_FL		0x00000010
 #define FS_APPEND_FL		0x00000020
 #endif
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE	0x0010
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT		21
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB		0x0004U
-#endif
 
-#define PG		4096ULL
-#define KB		1024LL
-#define MIB		(1024ULL * 1024)
 #define GIB		(1024ULL * MIB)
-#define DISCARD		SHMEM_ZERO_MODE_DISCARD
-#define QUERY		SHMEM_ZERO_MODE_QUERY
 #define ZERO_IN_PLACE	SHMEM_ZERO_MODE_ZERO_IN_PLACE
-#define GARBAGE		0xdeadbeefcafef00dULL
-#define CHUNK_PAGES	256ULL
-/* st_blocks of @pages resident pages */
-#define BLK(pages)	((long long)((pages) * PG / 512))
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
-
-static int memfd(const char *name, uint64_t size, unsigned int flags)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC | flags);
-
-	if (fd < 0)
-		return -1;
-	if (size && ftruncate(fd, size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int open_dev(void)
-{
-	return open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
-}
-
-static void args_init(struct shmem_zero_args *a, int fd, uint32_t mode,
-		      const struct shmem_zero_range *r, uint64_t nr)
-{
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	a->fd = fd;
-	a->mode = mode;
-	a->ranges = (uintptr_t)r;
-	a->nr_ranges = nr;
-}
-
-/* Fill every output field with garbage, to see that failures write them. */
-static void args_poison_out(struct shmem_zero_args *a)
-{
-	a->ranges_done = a->bytes_done = a->hole_pages = a->zero_pages = GARBAGE;
-	a->data_pages = a->unwritten_pages = a->swap_pages = GARBAGE;
-	a->freed_pages = a->zeroed_pages = GARBAGE;
-}
-
-/* 0 on success, else errno. */
-static int sz(int dev, struct shmem_zero_args *a)
-{
-	return ioctl(dev, SHMEM_ZERO_IOC_RANGES, a) ? errno : 0;
-}
-
-static int sz_call(int dev, int fd, uint32_t mode,
-		   const struct shmem_zero_range *r, uint64_t nr,
-		   void *map, uint64_t map_len, struct shmem_zero_args *a)
-{
-	args_init(a, fd, mode, r, nr);
-	a->map = (uintptr_t)map;
-	a->map_len = map_len;
-	return sz(dev, a);
-}
-
-static long long blocks(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? -1 : (long long)st.st_blocks;
-}
 
 static long long fsize(int fd)
 {
 	struct stat st;
 
 	return fstat(fd, &st) ? -1 : (long long)st.st_size;
-}
-
-/* Fold the per-cpu vmstat deltas into the globals (root only; best effort). */
-static void vmstat_refresh(void)
-{
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		if (write(fd, "1\n", 2) < 0) {
-			/* EINVAL when some counter is transiently negative */
-		}
-		close(fd);
-	}
-}
-
-static long long kv_kb(const char *path, const char *key)
-{
-	size_t kl = strlen(key);
-	long long v = -1;
-	char line[256];
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtoll(line + kl + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
-static long long meminfo_kb(const char *key)
-{
-	vmstat_refresh();
-	return kv_kb("/proc/meminfo", key);
-}
-
-static long long rss_shmem_kb(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	return kv_kb(path, "RssShmem");
-}
-
-static long long llabsdiff(long long a, long long b)
-{
-	return a > b ? a - b : b - a;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	/* xorshift64* */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-/*
- * Page contents: page with tag t (t != 0) holds words (0xA5 << 56) | t << 9 | i,
- * different for every page and word and never zero; tag 0 means all zero.
- */
-static inline uint64_t tagw(uint64_t tag, unsigned int i)
-{
-	return (0xA5ULL << 56) | (tag << 9) | i;
-}
-
-static void page_fill(void *p, uint64_t tag)
-{
-	uint64_t *q = p;
-
-	for (unsigned int i = 0; i < PG / 8; i++)
-		q[i] = tag ? tagw(tag, i) : 0;
-}
-
-static bool page_is(const void *p, uint64_t tag)
-{
-	const uint64_t *q = p;
-
-	if (!tag) {
-		for (unsigned int i = 0; i < PG / 8; i++)
-			if (q[i])
-				return false;
-		return true;
-	}
-	for (unsigned int i = 0; i < PG / 8; i++)
-		if (q[i] != tagw(tag, i))
-			return false;
-	return true;
 }
 
 /* Every word is either zero or what page_fill(tag) put there. */
@@ -274,23 +75,6 @@ static bool page_is_tag_or_zero(const void *p, uint64_t tag)
 	return true;
 }
 
-static char iobuf[CHUNK_PAGES * PG] __attribute__((aligned(4096)));
-
-/* Page p gets tag base + p (base >= 1), or tags[p] when tags != NULL. */
-static int fill_pages(int fd, uint64_t first, uint64_t n, uint64_t base,
-		      const uint64_t *tags)
-{
-	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
-		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
-
-		for (uint64_t i = 0; i < c; i++)
-			page_fill(iobuf + i * PG, tags ? tags[p + i] : base + p + i);
-		if (pwrite(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
-			return -1;
-	}
-	return 0;
-}
-
 static int fill_bytes(int fd, uint64_t first, uint64_t n, int byte)
 {
 	memset(iobuf, byte, sizeof(iobuf));
@@ -301,36 +85,6 @@ static int fill_bytes(int fd, uint64_t first, uint64_t n, int byte)
 			return -1;
 	}
 	return 0;
-}
-
-/*
- * Number of pages in [first, first + n) whose contents differ from the
- * expectation: tags[p] if tags, else base + p if base, else zero.
- * *first_bad gets the first such page (or -1).  -1 on read error.
- */
-static long long bad_pages(int fd, uint64_t first, uint64_t n, uint64_t base,
-			   const uint64_t *tags, long long *first_bad)
-{
-	long long bad = 0;
-
-	if (first_bad)
-		*first_bad = -1;
-	for (uint64_t p = first; p < first + n; p += CHUNK_PAGES) {
-		uint64_t c = first + n - p < CHUNK_PAGES ? first + n - p : CHUNK_PAGES;
-
-		if (pread(fd, iobuf, c * PG, p * PG) != (ssize_t)(c * PG))
-			return -1;
-		for (uint64_t i = 0; i < c; i++) {
-			uint64_t t = tags ? tags[p + i] : base ? base + p + i : 0;
-
-			if (!page_is(iobuf + i * PG, t)) {
-				if (first_bad && *first_bad < 0)
-					*first_bad = p + i;
-				bad++;
-			}
-		}
-	}
-	return bad;
 }
 
 /* Pages in [first, first + n) not entirely made of @byte. */
@@ -368,16 +122,9 @@ static int write_page(int fd, uint64_t p, uint64_t tag)
 /* Shared-memory THP possible for a memfd written with pwrite()? */
 static bool shmem_thp_for_memfd(void)
 {
-	char buf[128] = "";
-	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-		      O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char buf[128];
 
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	if (!file_read(THP_SYSFS, buf, sizeof(buf)))
 		return false;
 	return strstr(buf, "[always]") || strstr(buf, "[within_size]") ||
 	       strstr(buf, "[force]");
@@ -2095,59 +1842,13 @@ TEST_F(bad, unknown_ioctl)
 /* Large folios (shmem THP)                                             */
 /* ------------------------------------------------------------------ */
 
-#define THP_DIR		"/sys/kernel/mm/transparent_hugepage"
-#define THP_SYSFS	THP_DIR "/shmem_enabled"
-
-static bool sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
-}
-
-/* The bracketed choice of a sysfs knob: "always [never]" gives "never". */
-static bool sysfs_choice(const char *path, char *out, size_t len)
-{
-	char buf[128], *s, *e;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	s = strchr(buf, '[');
-	e = s ? strchr(s, ']') : NULL;
-	if (!e || (size_t)(e - s - 1) >= len)
-		return false;
-	memcpy(out, s + 1, e - s - 1);
-	out[e - s - 1] = 0;
-	return true;
-}
 
 /* A sysfs file holding one number, or -1. */
 static long long sysfs_ll(const char *path)
 {
 	char buf[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return strtoll(buf, NULL, 10);
+	return file_read(path, buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : -1;
 }
 
 /*
@@ -2263,7 +1964,7 @@ static bool mthp_only(struct mthp *mt, unsigned int kb)
 		if (sysfs_choice(path, cur, sizeof(cur)) && !strcmp(cur, want))
 			continue;
 		k->changed = true;
-		if (!sysfs_write(path, want))
+		if (!file_write(path, want))
 			return false;
 	}
 	return true;
@@ -2277,7 +1978,7 @@ static void mthp_restore(struct mthp *mt)
 		if (!mt->k[i].changed)
 			continue;
 		mthp_path(path, sizeof(path), mt->k[i].kb, "shmem_enabled");
-		sysfs_write(path, mt->k[i].old);
+		file_write(path, mt->k[i].old);
 		mt->k[i].changed = false;
 	}
 }
@@ -2394,14 +2095,14 @@ FIXTURE_SETUP(thp)
 		self->ok = true;
 		return;
 	}
-	self->ok = self->changed = sysfs_write(THP_SYSFS, "always");
+	self->ok = self->changed = file_write(THP_SYSFS, "always");
 }
 
 FIXTURE_TEARDOWN(thp)
 {
 	mthp_restore(&self->mthp);
 	if (self->changed)
-		sysfs_write(THP_SYSFS, self->old);
+		file_write(THP_SYSFS, self->old);
 	close(self->dev);
 }
 
@@ -2611,50 +2312,6 @@ FIXTURE(swap) {
 	struct mthp mthp;
 };
 
-static bool swap_active(void)
-{
-	char line[256];
-	int lines = 0;
-	FILE *f = fopen("/proc/swaps", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
-}
-
-/* A zram swap device, with a swap header written here (no mkswap needed). */
-static bool zram_swapon(void)
-{
-	static char hdr[PG];
-	int fd;
-
-	if (access("/sys/block/zram0", F_OK)) {
-		if (system("modprobe zram num_devices=1 >/dev/null 2>&1") != 0)
-			return false;
-	}
-	if (!sysfs_write("/sys/block/zram0/disksize", "64M"))
-		return false;
-	for (int i = 0; i < 100 && access("/dev/zram0", F_OK); i++)
-		usleep(10000);
-	fd = open("/dev/zram0", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	memset(hdr, 0, sizeof(hdr));
-	*(uint32_t *)(hdr + 1024) = 1;				/* version */
-	*(uint32_t *)(hdr + 1028) = 64 * MIB / PG - 1;		/* last_page */
-	memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
-	if (pwrite(fd, hdr, PG, 0) != (ssize_t)PG) {
-		close(fd);
-		return false;
-	}
-	fsync(fd);
-	close(fd);
-	return swapon("/dev/zram0", 0) == 0;
-}
-
 FIXTURE_SETUP(swap)
 {
 	self->dev = open_dev();
@@ -2670,7 +2327,7 @@ FIXTURE_TEARDOWN(swap)
 	mthp_restore(&self->mthp);
 	if (self->swapon_by_us) {
 		swapoff("/dev/zram0");
-		sysfs_write("/sys/block/zram0/reset", "1");
+		file_write("/sys/block/zram0/reset", "1");
 	}
 	close(self->dev);
 }
