@@ -9,6 +9,7 @@
 # make dkms-src   copy the module sources to /usr/src for dkms add
 # make user       libshmemzero, sz-replay, shmemzero(8) and their tests
 # make replay-bench  every zero-page strategy on a recorded QEMU stream, one VM
+# make qemu-check    Debian's QEMU 7.2 + user/qemu/7.2 series (cached), real migrations in a VM
 
 # The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
 # newest installed of each.  KVER picks the one "make" builds (default 6.1);
@@ -110,5 +111,11 @@ replay-bench: deps module user
 	scripts/vm-run -- user/replay/sz-replay --prefill none --prefill 0xaa \
 		--source $(BUILD)/replay/source.img $(BUILD)/replay/stream
 
+# Debian's QEMU 7.2 with the libshmemzero series (cached by the series'
+# hash), then stock/patched migrations of a 1 GiB memfd guest in one VM.
+qemu-check: deps module
+	user/qemu/build.sh
+	scripts/vm-run --mem 6144 --timeout 600 -- user/qemu/tests/migrate.sh
+
 .PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo bench \
-	user replay-bench
+	user replay-bench qemu-check

@@ -8,18 +8,17 @@
  * are dropped, classified, reclaimed or zeroed in place.  See
  * Documentation/shmem_zero.rst.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/fcntl.h>
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fsnotify.h>
-#include <linux/ktime.h>
 #include <linux/highmem.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
@@ -94,10 +93,14 @@ static int sz_validate(struct sz_call *c)
 		ret = sz_load_chunk(c, first, nr);
 		if (ret)
 			return ret;
-		for (i = 0; i < nr; i++)
-			pages += c->chunk[i].length >> PAGE_SHIFT;
+		for (i = 0; i < nr; i++) {
+			/* 2^20 ranges of up to 2^51 pages: saturate */
+			if (check_add_overflow(pages,
+					       c->chunk[i].length >> PAGE_SHIFT,
+					       &pages))
+				pages = U64_MAX;
+		}
 	}
-	/* Cannot overflow: at most 2^20 ranges of at most 2^51 pages. */
 	if (c->map && pages > c->args.map_len)
 		return -EINVAL;
 	return 0;

@@ -1642,6 +1642,35 @@ TEST_F(bad, query_map_too_small)
 	ASSERT_INTACT();
 }
 
+/* A vector whose page count overflows 64 bits never passes the map check. */
+TEST_F(bad, query_map_overflow)
+{
+	const unsigned int n = 1U << 14;	/* 2^14 ranges of 2^50 pages */
+	struct shmem_zero_range *v = calloc(n, sizeof(*v));
+	static uint8_t map[2 * PG];
+	struct shmem_zero_args a;
+
+	ASSERT_NE(NULL, v);
+	for (unsigned int i = 0; i < n; i++) {
+		v[i].offset = 0;
+		v[i].length = 1ULL << 62;
+	}
+	memset(map, 0xEE, sizeof(map));
+	args_init(&a, self->fd, QUERY, v, n);
+	a.map = (uintptr_t)map;
+	a.map_len = PG;
+	EXPECT_EQ(EINVAL, sz(self->dev, &a));
+	EXPECT_EQ(0ULL, a.ranges_done);
+	for (unsigned int i = 0; i < sizeof(map); i++) {
+		if (map[i] != 0xEE) {
+			EXPECT_EQ(0xEE, map[i]) TH_LOG("map byte %u written", i);
+			break;
+		}
+	}
+	free(v);
+	ASSERT_INTACT();
+}
+
 /* args.size: < VER0 -> EINVAL; larger with non-zero tail -> E2BIG; zero tail ok. */
 TEST_F(bad, args_size)
 {
