@@ -81,31 +81,6 @@ static int sz_load_chunk(struct sz_call *c, u64 first, unsigned int nr)
 	return 0;
 }
 
-/* First pass: the whole vector is valid, and the map is large enough. */
-static int sz_validate(struct sz_call *c)
-{
-	u64 pages = 0, first;
-	unsigned int i, nr;
-	int ret;
-
-	for (first = 0; first < c->args.nr_ranges; first += nr) {
-		nr = min_t(u64, SZ_CHUNK, c->args.nr_ranges - first);
-		ret = sz_load_chunk(c, first, nr);
-		if (ret)
-			return ret;
-		for (i = 0; i < nr; i++) {
-			/* 2^20 ranges of up to 2^51 pages: saturate */
-			if (check_add_overflow(pages,
-					       c->chunk[i].length >> PAGE_SHIFT,
-					       &pages))
-				pages = U64_MAX;
-		}
-	}
-	if (c->map && pages > c->args.map_len)
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * Pages a swap entry covers, and its first index: shmem stores large swap
  * entries (one per swapped-out large folio) from 6.12 on.  The walk may have
@@ -656,8 +631,12 @@ static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
 	return 0;
 }
 
-/* Second pass: apply the vector, stopping at the first error. */
-static int sz_apply(struct sz_call *c)
+/*
+ * One pass over the user's vector, a chunk at a time.  The first (@pages
+ * set) validates it whole and counts its pages, so that bad input changes
+ * nothing; the second applies it, stopping at the first error.
+ */
+static int sz_pass(struct sz_call *c, u64 *pages)
 {
 	unsigned int i, nr;
 	u64 first;
@@ -669,10 +648,17 @@ static int sz_apply(struct sz_call *c)
 		if (ret)
 			return ret;
 		for (i = 0; i < nr; i++) {
-			if (c->hugetlb)
-				ret = sz_punch_range(c, &c->chunk[i]);
-			else
-				ret = sz_apply_range(c, &c->chunk[i]);
+			const struct shmem_zero_range *r = &c->chunk[i];
+
+			/* 2^20 ranges of up to 2^51 pages: saturate */
+			if (pages && check_add_overflow(*pages,
+							r->length >> PAGE_SHIFT,
+							pages))
+				*pages = U64_MAX;
+			if (pages)
+				continue;
+			ret = c->hugetlb ? sz_punch_range(c, r) :
+					   sz_apply_range(c, r);
 			if (ret)
 				return ret;
 		}
@@ -725,18 +711,23 @@ static int sz_check_file(struct sz_call *c)
 static int sz_run(struct sz_call *c)
 {
 	struct kstat stat;
+	u64 pages = 0;
 	int ret;
 
 	ret = sz_check_file(c);
 	if (ret)
 		return ret;
-	ret = sz_validate(c);
-	if (ret || c->args.mode == SHMEM_ZERO_MODE_QUERY || c->hugetlb)
-		return ret ?: sz_apply(c);
+	ret = sz_pass(c, &pages);
+	if (ret)
+		return ret;
+	if (c->map && pages > c->args.map_len)
+		return -EINVAL;
+	if (c->args.mode == SHMEM_ZERO_MODE_QUERY || c->hugetlb)
+		return sz_pass(c, NULL);
 
 	if (c->args.mode == SHMEM_ZERO_MODE_RECLAIM) {
 		/* Folio locks only: writers to the file are not held up. */
-		ret = sz_apply(c);
+		ret = sz_pass(c, NULL);
 		/*
 		 * shmem reconciles its block accounting with the page cache
 		 * lazily (shmem_recalc_inode()); its getattr makes it do so.
@@ -757,7 +748,7 @@ static int sz_run(struct sz_call *c)
 	if (SHMEM_I(c->inode)->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
 		ret = -EPERM;
 	else
-		ret = sz_apply(c);
+		ret = sz_pass(c, NULL);
 	inode_unlock(c->inode);
 	if (c->args.freed_pages || c->args.zeroed_pages ||
 	    c->args.swap_pages || c->args.pinned_pages) {
