@@ -113,7 +113,7 @@ replay-bench: deps module user
 
 # Debian's QEMU 7.2 with the libshmemzero series (cached by the series'
 # hash), then stock/patched migrations of a 1 GiB memfd guest in one VM.
-qemu-check: deps module
+qemu-check: deps module user
 	user/qemu/build.sh
 	scripts/vm-run --mem 6144 --timeout 600 -- user/qemu/tests/migrate.sh
 

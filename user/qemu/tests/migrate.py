@@ -119,6 +119,21 @@ def stop(p, q):
         p.wait()
 
 
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    "..", "..", "tool", "shmemzero")
+
+
+def module_ranges():
+    """(DISCARD ranges, QUERY ranges) the module has done, or None."""
+    if not os.path.exists("/dev/shmem_zero"):
+        return None
+    out = subprocess.run([TOOL, "stat", "--json"], capture_output=True, text=True)
+    if out.returncode:
+        return None
+    m = json.loads(out.stdout)["modes"]
+    return m["discard"]["ranges"], m["query"]["ranges"]
+
+
 def case(name, src_bin, dst_bin, stale=False, check=None):
     kib = lambda b: b // 1024
     memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
@@ -146,6 +161,7 @@ def case(name, src_bin, dst_bin, stale=False, check=None):
         r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
         uri = "unix:%s/mig.sock" % RUN
         dq.cmd("migrate-incoming", uri=uri)
+        c0 = module_ranges()
         t0 = time.time()
         sq.cmd("migrate", uri=uri)
         while True:
@@ -158,6 +174,10 @@ def case(name, src_bin, dst_bin, stale=False, check=None):
         while dq.cmd("query-status")["status"] == "inmigrate":
             time.sleep(0.05)
         r["seconds"] = round(time.time() - t0, 2)
+        c1 = module_ranges()
+        if c0 and c1:
+            r["ioctl_discard_ranges"] = c1[0] - c0[0]
+            r["ioctl_query_ranges"] = c1[1] - c0[1]
         # memory first: nothing below allocates
         r["src_after_kib"] = rss_shmem(sp.pid)
         r["dst_after_kib"] = rss_shmem(dp.pid)
@@ -209,6 +229,18 @@ def big_both(r):
             r["src_after_kib"], r["dst_after_kib"])]
 
 
+def dst_ioctl(r):
+    """The patched destination went through the module, not the fallback."""
+    return [] if r.get("ioctl_discard_ranges", 0) > 0 else \
+        ["no DISCARD ranges in the module's counters"]
+
+
+def src_ioctl(r):
+    """The patched source asked the module for its holes."""
+    return [] if r.get("ioctl_query_ranges", 0) > 0 else \
+        ["no QUERY ranges in the module's counters"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64")
@@ -223,16 +255,21 @@ def main():
     S, P = a.stock, a.patched
     mod = os.path.exists("/dev/shmem_zero")
     case("stock -> stock (reproduces the bug)", S, S, check=big_both)
-    case("patched -> patched", P, P, check=lambda r: small_dst(r) + small_src(r))
+    both = lambda r: small_dst(r) + small_src(r) + dst_ioctl(r) + src_ioctl(r)
+    case("patched -> patched", P, P, check=both)
     case("patched -> patched, stale destination file", P, P, stale=True,
-         check=lambda r: small_dst(r) + small_src(r))
-    case("stock -> patched", S, P, check=small_dst)
-    case("patched -> stock", P, S, check=small_src)
+         check=both)
+    case("stock -> patched", S, P, check=lambda r: small_dst(r) + dst_ioctl(r))
+    case("patched -> stock", P, S, check=lambda r: small_src(r) + src_ioctl(r))
     if mod:
         subprocess.run(["rmmod", "shmem_zero"], check=True)
     case("patched -> patched, module not loaded (fallback)", P, P, stale=True,
          check=lambda r: small_dst(r) + small_src(r) +
          ([] if not os.path.exists("/dev/shmem_zero") else ["module still loaded"]))
+    for r in results:
+        if "ioctl_discard_ranges" in r:
+            print("# %s: module DISCARD ranges %d, QUERY ranges %d" % (
+                r["case"], r["ioctl_discard_ranges"], r["ioctl_query_ranges"]))
     print("# RssShmem of each QEMU and the destination file's allocation, kB")
     print("# %-48s %5s %9s %9s %9s %9s %9s %9s %6s %s" % (
         "case", "stat", "src_bef", "src_aft", "dst_bef", "dst_aft", "dfile_bef",
