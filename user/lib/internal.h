@@ -4,6 +4,7 @@
 #define SZ_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/shmem_zero.h>
 
 #include "shmemzero.h"
@@ -31,5 +32,7 @@ bool sz__range_ok(const struct sz_handle *h, uint64_t off, uint64_t len,
 int sz__ioctl_resume(struct sz_handle *h, struct shmem_zero_args *args);
 /* Did the device refuse this fd or mode (use the fallback then)? */
 bool sz__refused(int err);
+/* Is every byte of p[0, len) zero?  len a multiple of 8, p 8-aligned. */
+bool sz__all_zero(const unsigned char *p, size_t len);
 
 #endif /* SZ_INTERNAL_H */

@@ -42,17 +42,6 @@ static void count(struct sz_counts *c, int class, uint64_t n)
 	}
 }
 
-static bool page_is_zero(const unsigned char *p, size_t len)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 /* Classify npages pages at file offset off into map[0, npages). */
 static int query_window(struct sz_handle *h, uint64_t off, size_t npages,
 			uint8_t *map, unsigned char *vec, unsigned char *buf)
@@ -116,7 +105,7 @@ static int query_window(struct sz_handle *h, uint64_t off, size_t npages,
 			}
 			memset(buf + got, 0, want - got);	/* past EOF */
 			for (p = 0; p < j - i; p++)
-				map[i + p] = page_is_zero(buf + p * h->page,
+				map[i + p] = sz__all_zero(buf + p * h->page,
 							  h->page) ?
 					     SZ_PAGE_ZERO : SZ_PAGE_DATA;
 		}
@@ -167,6 +156,22 @@ static int range_call(struct sz_handle *h, unsigned int mode, uint64_t off,
 	return sz__ioctl_resume(h, a);
 }
 
+/* The kernel's page counters of one call (a mode leaves the others 0). */
+static void counts_from_args(struct sz_counts *c,
+			     const struct shmem_zero_args *a)
+{
+	if (!c)
+		return;
+	c->hole = a->hole_pages;
+	c->zero = a->zero_pages;
+	c->data = a->data_pages;
+	c->swap = a->swap_pages;
+	c->unwritten = a->unwritten_pages;
+	c->freed = a->freed_pages;
+	c->pinned = a->pinned_pages;
+	c->busy = a->busy_pages;
+}
+
 SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
 		       uint8_t *map, struct sz_counts *counts)
 {
@@ -189,13 +194,7 @@ SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
 		ret = range_call(h, SHMEM_ZERO_MODE_QUERY, h->base + offset,
 				 length, map, pages, &a);
 		if (!ret || !sz__refused(-ret) || a.bytes_done) {
-			if (counts) {
-				counts->hole = a.hole_pages;
-				counts->zero = a.zero_pages;
-				counts->data = a.data_pages;
-				counts->swap = a.swap_pages;
-				counts->unwritten = a.unwritten_pages;
-			}
+			counts_from_args(counts, &a);
 			return ret;
 		}
 		/* Refused (EOPNOTSUPP...): classify in user space. */
@@ -238,14 +237,6 @@ SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
 		return -EOPNOTSUPP;
 	ret = range_call(h, SHMEM_ZERO_MODE_RECLAIM, h->base + offset, length,
 			 NULL, 0, &a);
-	if (counts) {
-		counts->hole = a.hole_pages;
-		counts->data = a.data_pages;
-		counts->swap = a.swap_pages;
-		counts->unwritten = a.unwritten_pages;
-		counts->freed = a.freed_pages;
-		counts->pinned = a.pinned_pages;
-		counts->busy = a.busy_pages;
-	}
+	counts_from_args(counts, &a);
 	return ret;
 }

@@ -151,7 +151,7 @@ fail:
 
 /* ---- fallback ---------------------------------------------------------- */
 
-static bool all_zero(const unsigned char *p, size_t len)
+bool sz__all_zero(const unsigned char *p, size_t len)
 {
 	const uint64_t *w = (const uint64_t *)p;
 	size_t i;
@@ -208,7 +208,7 @@ static int zero_in_place(struct sz_handle *h, uint64_t pos, uint64_t end)
 			got += (uint64_t)r;
 		}
 		for (p = 0; p < got; p += h->page) {
-			if (all_zero(buf + p, h->page))
+			if (sz__all_zero(buf + p, h->page))
 				continue;
 			h->st.syscalls++;
 			if (pwrite(h->fd, zero, h->page, (off_t)(pos + p)) !=
