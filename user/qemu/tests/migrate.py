@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Real QEMU 7.2 migrations of a paused 1 GiB memfd guest (runs in the VM).
+"""Real migrations of a paused 1 GiB memfd guest, stock and patched QEMU (in the VM).
 
 Each case starts a destination (-incoming defer) and a source whose memfd
-holds 8 MiB of data written by -device loader, migrates over a unix socket
-with QMP, measures RssShmem of both processes (and the destination file's
-allocation) before and after, then compares the two backing files with
-read() through /proc/PID/fd (a read of a tmpfs hole does not allocate).
-Prints "ok - qemu7.2: ..." / "not ok - ..." lines and a table; --json FILE
-writes the figures.
+holds 8 MiB of data written by -device loader, both with -accel qtest (the
+qtest socket lets a case change guest memory between rounds), migrates over
+a unix socket with QMP, measures RssShmem of both processes and the
+destination file's allocation before and after, then compares the two
+backing files with read() through /proc/PID/fd (a read of a tmpfs hole does
+not allocate).  Prints "ok - qemuT: ..." / "not ok - ..." lines and a table;
+--json FILE writes the figures.  --demo runs only stock -> stock and
+patched -> patched and prints a table for a newcomer.
 """
 import argparse
 import json
@@ -21,9 +23,11 @@ import time
 GUEST = 1 << 30
 DATA = 8 << 20
 PAGE = 4096
-DATA_ADDR = 0x10000000
+DATA_ADDR = 0x10000000          # below 1 GiB: guest address == memfd offset
+FRESH_ADDR = 0x20000000         # zero at the start, written between rounds
 RUN = "/run/szq"
 results = []
+target = "?"
 
 
 class QMP:
@@ -55,6 +59,32 @@ class QMP:
             return r["return"]
 
 
+class QTest:
+    """The qtest protocol on a socket QEMU connects to (-qtest unix:PATH)."""
+
+    def __init__(self, listener):
+        listener.settimeout(30)
+        self.s, _ = listener.accept()
+        listener.close()
+        self.f = self.s.makefile("rw")
+
+    def cmd(self, line):
+        self.f.write(line + "\n")
+        self.f.flush()
+        while True:
+            r = self.f.readline()
+            if not r:
+                raise RuntimeError("qtest: EOF after %r" % line)
+            if r.startswith("IRQ"):
+                continue
+            if not r.startswith("OK"):
+                raise RuntimeError("qtest: %r: %r" % (line, r))
+            return r
+
+    def fill(self, addr, pages, byte):
+        self.cmd("memset 0x%x 0x%x 0x%02x" % (addr, pages * PAGE, byte))
+
+
 def rss_shmem(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -74,37 +104,80 @@ def ram_fd(pid, hint):
     raise RuntimeError("no %s fd in %d" % (hint, pid))
 
 
+def data_extents(f):
+    """The allocated ranges of a file (SEEK_DATA / SEEK_HOLE; reads nothing)."""
+    out, off, end = [], 0, os.fstat(f.fileno()).st_size
+    while off < end:
+        try:
+            d = os.lseek(f.fileno(), off, os.SEEK_DATA)
+        except OSError:
+            break
+        off = os.lseek(f.fileno(), d, os.SEEK_HOLE)
+        out.append((d, off))
+    return out
+
+
 def compare(a, b, stale_byte=None):
-    """(equal, wrong pages, stale pages) with read() only."""
-    if subprocess.run(["cmp", "-s", a, b]).returncode == 0:
-        return True, 0, 0
-    wrong = stale = 0
+    """(wrong pages, stale pages, non-zero pages of a) with read() only.
+
+    Only ranges allocated in either file are read: holes of both are equal.
+    """
+    wrong = stale = nonzero = 0
+    zero_mib = bytes(1 << 20)
     stale_page = bytes([stale_byte]) * PAGE if stale_byte is not None else None
     with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if not x and not y:
-                break
-            if x == y:
-                continue
-            for i in range(0, max(len(x), len(y)), PAGE):
-                if x[i:i + PAGE] != y[i:i + PAGE]:
-                    wrong += 1
-                    if y[i:i + PAGE] == stale_page:
-                        stale += 1
-    return False, wrong, stale
+        ranges = sorted(data_extents(fa) + data_extents(fb))
+        pos = 0
+        for lo, hi in ranges:
+            lo = max(lo, pos)
+            while lo < hi:
+                n = min(1 << 20, hi - lo)
+                x, y = os.pread(fa.fileno(), n, lo), os.pread(fb.fileno(), n, lo)
+                if not (x == y and x == zero_mib[:len(x)]):
+                    for i in range(0, max(len(x), len(y)), PAGE):
+                        px, py = x[i:i + PAGE], y[i:i + PAGE]
+                        if px.strip(b"\0"):
+                            nonzero += 1
+                        if px != py:
+                            wrong += 1
+                            if py == stale_page:
+                                stale += 1
+                lo += n
+            pos = max(pos, hi)
+    return wrong, stale, nonzero
 
 
-def start(binary, name, extra):
+def start(binary, name, extra, qtest):
+    """QEMU with TCG, or with the qtest accelerator and a qtest socket.
+
+    Debian's 7.2 build has no qtest accelerator, the 10.0 builds no TCG:
+    7.2 cases use TCG unless they need qtest (patched builds have both).
+    """
     sock = "%s/%s.qmp" % (RUN, name)
+    qsock = "%s/%s.qtest" % (RUN, name)
     cmd = [binary, "-S", "-nodefaults", "-display", "none",
            "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
            "-machine", "pc,memory-backend=mem", "-m", "1G",
            "-qmp", "unix:%s,server=on,wait=off" % sock] + extra
+    if qtest:
+        if os.path.exists(qsock):
+            os.unlink(qsock)
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(qsock)
+        listener.listen(1)
+        cmd += ["-accel", "qtest", "-qtest", "unix:" + qsock]
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                          stdout=open("%s/%s.log" % (RUN, name), "w"),
                          stderr=subprocess.STDOUT)
-    return p, QMP(sock)
+    qt = None
+    if qtest:
+        try:
+            qt = QTest(listener)
+        except OSError:
+            p.kill()
+            raise RuntimeError("%s did not start: %s" % (name, open(
+                "%s/%s.log" % (RUN, name)).read()[-500:]))
+    return p, QMP(sock), qt
 
 
 def stop(p, q):
@@ -134,7 +207,64 @@ def module_ranges():
     return m["discard"]["ranges"], m["query"]["ranges"]
 
 
-def case(name, src_bin, dst_bin, stale=False, check=None):
+def mutate(qt, step):
+    """Change the source's memory between rounds: data -> zero and zero -> data.
+
+    Step k zeroes 256 pages of the loaded data and writes 256 fresh pages;
+    from step 1 on it also zeroes pages the previous step wrote and writes
+    data again into pages the previous step zeroed.
+    """
+    mib = 1 << 20
+    qt.fill(DATA_ADDR + step * mib, 256, 0)
+    qt.fill(FRESH_ADDR + step * mib, 256, 0x11 * (step + 1))
+    if step:
+        qt.fill(FRESH_ADDR + (step - 1) * mib, 64, 0)
+        qt.fill(DATA_ADDR + (step - 1) * mib, 64, 0x5a + step)
+
+
+def migrate(sq, dq, sqt, r, rounds):
+    """Run the migration; with rounds, change memory while it iterates."""
+    uri = "unix:%s/mig.sock" % RUN
+    dq.cmd("migrate-incoming", uri=uri)
+    if rounds:
+        # Slow enough (multifd too) that the first round lasts seconds;
+        # a 1 ms downtime at 4 MiB/s lets at most one dirty page switch
+        # over, so each change made in a round is sent in another round;
+        # the last change lands at pre-switchover, in the final round.
+        sq.cmd("migrate-set-capabilities", capabilities=[
+            {"capability": "pause-before-switchover", "state": True}])
+        sq.cmd("migrate-set-parameters", **{"max-bandwidth": 4 << 20,
+                                           "downtime-limit": 1})
+    t0 = time.time()
+    sq.cmd("migrate", uri=uri)
+    step, syncs_at = 0, None
+    while True:
+        st = sq.cmd("query-migrate")
+        status = st.get("status")
+        syncs = st.get("ram", {}).get("dirty-sync-count", 0)
+        if rounds and status == "active" and step < 3 and \
+                (syncs_at is None or syncs > syncs_at):
+            mutate(sqt, step)
+            step, syncs_at = step + 1, syncs
+        if rounds and status == "pre-switchover":
+            mutate(sqt, step)
+            step += 1
+            sq.cmd("migrate-continue", state="pre-switchover")
+        if status in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.02)
+    r["status"] = status
+    r["zero_pages"] = st.get("ram", {}).get("duplicate")
+    r["dirty_syncs"] = st.get("ram", {}).get("dirty-sync-count")
+    if rounds:
+        r["changes"] = step
+    while dq.cmd("query-status")["status"] == "inmigrate":
+        time.sleep(0.05)
+    r["seconds"] = round(time.time() - t0, 2)
+
+
+def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
+         check=None, expect_equal=True):
     kib = lambda b: b // 1024
     memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
     if stale:
@@ -148,32 +278,30 @@ def case(name, src_bin, dst_bin, stale=False, check=None):
         hint = "/dev/shm/dst"
     else:
         dst_mem, hint = memfd, "memfd:"
-    dp, dq = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"])
-    sp, sq = start(src_bin, "src", memfd + [
-        "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)])
-    r = {"case": name, "src_bin": src_bin, "dst_bin": dst_bin, "stale": stale}
+    r = {"case": name, "target": target, "src_bin": src_bin, "dst_bin": dst_bin,
+         "stale": stale, "multifd": multifd, "rounds": rounds}
+    procs = []
     try:
+        qtest = rounds or target != "7.2"
+        dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"],
+                          qtest)
+        procs.append((dp, dq))
+        sp, sq, sqt = start(src_bin, "src", memfd + [
+            "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)],
+            qtest)
+        procs.append((sp, sq))
         for q in (sq, dq):
             q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+            if multifd:
+                q.cmd("migrate-set-capabilities", capabilities=[
+                    {"capability": "multifd", "state": True}])
+                q.cmd("migrate-set-parameters", **{"multifd-channels": 2})
         dfile = ram_fd(dp.pid, hint)
         r["src_before_kib"] = rss_shmem(sp.pid)
         r["dst_before_kib"] = rss_shmem(dp.pid)
         r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
-        uri = "unix:%s/mig.sock" % RUN
-        dq.cmd("migrate-incoming", uri=uri)
         c0 = module_ranges()
-        t0 = time.time()
-        sq.cmd("migrate", uri=uri)
-        while True:
-            st = sq.cmd("query-migrate")
-            if st.get("status") in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.05)
-        r["status"] = st["status"]
-        r["zero_pages"] = st.get("ram", {}).get("duplicate")
-        while dq.cmd("query-status")["status"] == "inmigrate":
-            time.sleep(0.05)
-        r["seconds"] = round(time.time() - t0, 2)
+        migrate(sq, dq, sqt, r, rounds)
         c1 = module_ranges()
         if c0 and c1:
             r["ioctl_discard_ranges"] = c1[0] - c0[0]
@@ -182,43 +310,48 @@ def case(name, src_bin, dst_bin, stale=False, check=None):
         r["src_after_kib"] = rss_shmem(sp.pid)
         r["dst_after_kib"] = rss_shmem(dp.pid)
         r["dst_file_after_kib"] = kib(os.stat(dfile).st_blocks * 512)
-        eq, wrong, nstale = compare(ram_fd(sp.pid, "memfd:"), dfile,
-                                    0xAA if stale else None)
-        r.update(equal=eq, wrong_pages=wrong, stale_pages=nstale)
+        wrong, nstale, nonzero = compare(ram_fd(sp.pid, "memfd:"), dfile,
+                                         0xAA if stale else None)
+        r.update(equal=not wrong, wrong_pages=wrong, stale_pages=nstale,
+                 src_data_kib=nonzero * PAGE // 1024)
     except Exception as e:
         r["status"] = "error: %s" % e
     finally:
-        stop(sp, sq)
-        stop(dp, dq)
+        for p, q in reversed(procs):
+            stop(p, q)
         if stale:
             os.unlink("/dev/shm/dst")
     results.append(r)
-    ok = r["status"] == "completed" and r.get("equal")
     why = []
-    if not ok:
-        why.append("status %s, equal %s, wrong %s, stale %s" % (
-            r["status"], r.get("equal"), r.get("wrong_pages"), r.get("stale_pages")))
-    if ok and check:
+    if r["status"] != "completed" or r.get("equal") is None:
+        why.append("status %s" % r["status"])
+    elif r["equal"] != expect_equal:
+        why.append("contents %s (wrong %s, stale %s)" % (
+            "equal" if r["equal"] else "differ", r["wrong_pages"], r["stale_pages"]))
+    if not why and check:
         why += check(r)
     r["pass"] = not why
-    print("%s - qemu7.2: %s%s" % ("ok" if not why else "not ok", name,
-                                  " # " + "; ".join(why) if why else ""),
+    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
+                                 " # " + "; ".join(why) if why else ""),
           flush=True)
     return r
 
 
 # Expectations, in KiB
 LIMIT = 1024 * 10.24                      # 1 % of the guest
-DATA_KIB = DATA // 1024
 
 
 def small_dst(r):
     d = max(r["dst_after_kib"], r["dst_file_after_kib"])
-    return [] if d <= DATA_KIB + LIMIT else ["destination %d kB > data + 1 %%" % d]
+    data = r["src_data_kib"]
+    return [] if d <= data + LIMIT else [
+        "destination %d kB > data %d kB + 1 %%" % (d, data)]
 
 
 def small_src(r):
     g = r["src_after_kib"] - r["src_before_kib"]
+    # each change between rounds writes 256 fresh pages on the source
+    g -= r.get("changes", 0) * 256 * PAGE // 1024
     return [] if g <= LIMIT else ["source grew %d kB > 1 %%" % g]
 
 
@@ -227,6 +360,16 @@ def big_both(r):
     return [] if r["src_after_kib"] >= full and r["dst_after_kib"] >= full else \
         ["bug not reproduced: source %d kB, destination %d kB" % (
             r["src_after_kib"], r["dst_after_kib"])]
+
+
+def big_src(r):
+    full = GUEST // 1024 * 0.9
+    return [] if r["src_after_kib"] >= full else \
+        ["bug not reproduced: source %d kB" % r["src_after_kib"]]
+
+
+def stale_left(r):
+    return [] if r["stale_pages"] > 0 else ["bug not reproduced: no stale page"]
 
 
 def dst_ioctl(r):
@@ -241,47 +384,128 @@ def src_ioctl(r):
         ["no QUERY ranges in the module's counters"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64")
-    ap.add_argument("--patched", required=True)
-    ap.add_argument("--json")
-    a = ap.parse_args()
-    os.makedirs(RUN, exist_ok=True)
-    rnd = os.urandom(DATA)
-    # every page non-zero (urandom may give a zero page: never in practice)
-    with open(RUN + "/blob", "wb") as f:
-        f.write(rnd)
-    S, P = a.stock, a.patched
-    mod = os.path.exists("/dev/shmem_zero")
+def several_rounds(r):
+    return [] if r.get("changes", 0) >= 2 and r.get("dirty_syncs", 0) >= 3 else \
+        ["only %s changes over %s bitmap syncs" % (r.get("changes"),
+                                                   r.get("dirty_syncs"))]
+
+
+def both(r):
+    return small_dst(r) + small_src(r) + dst_ioctl(r) + src_ioctl(r)
+
+
+def run_check(S, P):
     case("stock -> stock (reproduces the bug)", S, S, check=big_both)
-    both = lambda r: small_dst(r) + small_src(r) + dst_ioctl(r) + src_ioctl(r)
     case("patched -> patched", P, P, check=both)
     case("patched -> patched, stale destination file", P, P, stale=True,
          check=both)
+    case("patched -> patched, several rounds", P, P, stale=True, rounds=True,
+         check=lambda r: both(r) + several_rounds(r))
     case("stock -> patched", S, P, check=lambda r: small_dst(r) + dst_ioctl(r))
     case("patched -> stock", P, S, check=lambda r: small_src(r) + src_ioctl(r))
-    if mod:
+    if target != "7.2":
+        case("stock -> stock, multifd (source grows)", S, S, multifd=True,
+             check=big_src)
+        case("stock -> stock, multifd, stale destination (left stale)", S, S,
+             multifd=True, stale=True, expect_equal=False, check=stale_left)
+    case("patched -> patched, multifd", P, P, multifd=True, check=both)
+    case("patched -> patched, multifd, stale destination file", P, P,
+         multifd=True, stale=True, check=both)
+    case("patched -> patched, multifd, several rounds", P, P, multifd=True,
+         stale=True, rounds=True, check=lambda r: both(r) + several_rounds(r))
+    case("stock -> patched, multifd, stale destination file", S, P,
+         multifd=True, stale=True, check=lambda r: small_dst(r) + dst_ioctl(r))
+    case("patched -> stock, multifd", P, S, multifd=True,
+         check=lambda r: small_src(r) + src_ioctl(r))
+    if os.path.exists("/dev/shmem_zero"):
         subprocess.run(["rmmod", "shmem_zero"], check=True)
+    unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
+        ["module still loaded"]
     case("patched -> patched, module not loaded (fallback)", P, P, stale=True,
-         check=lambda r: small_dst(r) + small_src(r) +
-         ([] if not os.path.exists("/dev/shmem_zero") else ["module still loaded"]))
+         check=lambda r: small_dst(r) + small_src(r) + unloaded(r))
+    case("patched -> patched, multifd, module not loaded (fallback)", P, P,
+         stale=True, multifd=True,
+         check=lambda r: small_dst(r) + small_src(r) + unloaded(r))
+
+
+def table():
     for r in results:
         if "ioctl_discard_ranges" in r:
             print("# %s: module DISCARD ranges %d, QUERY ranges %d" % (
                 r["case"], r["ioctl_discard_ranges"], r["ioctl_query_ranges"]))
-    print("# RssShmem of each QEMU and the destination file's allocation, kB")
-    print("# %-48s %5s %9s %9s %9s %9s %9s %9s %6s %s" % (
-        "case", "stat", "src_bef", "src_aft", "dst_bef", "dst_aft", "dfile_bef",
-        "dfile_aft", "sec", "contents"))
+    print("# QEMU %s: RssShmem of each QEMU and the destination file's "
+          "allocation, kB" % target)
+    print("# %-50s %4s %8s %8s %8s %8s %8s %8s %6s %s" % (
+        "case", "stat", "src_bef", "src_aft", "dst_bef", "dst_aft", "dfil_bef",
+        "dfil_aft", "sec", "contents"))
     for r in results:
-        print("# %-48s %5s %9s %9s %9s %9s %9s %9s %6s %s" % (
-            r["case"][:48], "done" if r["status"] == "completed" else "FAIL",
+        print("# %-50s %4s %8s %8s %8s %8s %8s %8s %6s %s" % (
+            r["case"][:50], "done" if r["status"] == "completed" else "FAIL",
             r.get("src_before_kib"), r.get("src_after_kib"),
             r.get("dst_before_kib"), r.get("dst_after_kib"),
             r.get("dst_file_before_kib"), r.get("dst_file_after_kib"), r.get("seconds"),
             "equal" if r.get("equal") else "DIFFER wrong=%s stale=%s" % (
                 r.get("wrong_pages"), r.get("stale_pages"))))
+
+
+def demo_table():
+    mib = lambda k: "%7.1f MiB" % (k / 1024) if k is not None else "?"
+    print()
+    print("Live migration of a paused guest with 1 GiB of memfd RAM holding 8 MiB of "
+          "data (QEMU %s, in a VM)" % target)
+    print("%-20s %27s %27s %8s  %s" % ("", "source RssShmem", "destination RssShmem",
+                                       "time", "contents"))
+    print("%-20s %13s %13s %13s %13s" % ("", "before", "after", "before", "after"))
+    for r in results:
+        print("%-20s %13s %13s %13s %13s %7ss  %s" % (
+            r["case"].split(" (")[0], mib(r.get("src_before_kib")),
+            mib(r.get("src_after_kib")), mib(r.get("dst_before_kib")),
+            mib(r.get("dst_after_kib")), r.get("seconds"),
+            "correct" if r.get("equal") else "WRONG (%s)" % r.get("status")))
+    print()
+
+
+def markdown(files):
+    """The README's table, from the JSON files of earlier runs."""
+    print("| QEMU | case | source before | source after | destination after "
+          "| dst file before | dst file after | s | contents |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for path in files:
+        for r in json.load(open(path)):
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["target"], r["case"], r.get("src_before_kib"),
+                r.get("src_after_kib"), r.get("dst_after_kib"),
+                r.get("dst_file_before_kib"), r.get("dst_file_after_kib"),
+                r.get("seconds"), "equal" if r.get("equal") else
+                "%s stale pages" % r.get("stale_pages")))
+    return 0
+
+
+def main():
+    global target
+    if sys.argv[1:2] == ["--markdown"]:
+        return markdown(sys.argv[2:])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", default="7.2", help="the QEMU series: 7.2 or 10.0")
+    ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64")
+    ap.add_argument("--patched", required=True)
+    # --markdown JSON...: print the README's table from earlier runs
+    ap.add_argument("--json")
+    ap.add_argument("--demo", action="store_true",
+                    help="only stock -> stock and patched -> patched, a table")
+    a = ap.parse_args()
+    target = a.target
+    os.makedirs(RUN, exist_ok=True)
+    # every page non-zero (urandom may give a zero page: never in practice)
+    with open(RUN + "/blob", "wb") as f:
+        f.write(os.urandom(DATA))
+    if a.demo:
+        case("stock -> stock", a.stock, a.stock, check=big_both)
+        case("patched -> patched", a.patched, a.patched, check=both)
+        demo_table()
+    else:
+        run_check(a.stock, a.patched)
+        table()
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
