@@ -3,10 +3,13 @@
 #ifndef SZ_BENCH_H
 #define SZ_BENCH_H
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/shmem_zero.h>
 
 static inline double now(void)
 {
@@ -45,6 +48,18 @@ static inline int bench_args(int argc, char **argv)
 		return 2;
 	}
 	return 1;
+}
+
+/* /dev/shmem_zero, or exit 2. */
+static inline int bench_dev(void)
+{
+	int dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
+
+	if (dev < 0) {
+		perror(SHMEM_ZERO_DEVICE);
+		exit(2);
+	}
+	return dev;
 }
 
 /* printf() unless in JSON mode. */

@@ -4,7 +4,7 @@
 
 A source QEMU whose RAM is a GUEST_GIB memfd holding DATA_MIB of data
 (-device loader) migrates over a unix socket to a destination QEMU, both
-paused (-S, -accel qtest: nothing executes guest code), once with Debian's
+paused (-S: no guest code runs; a 16 MiB TCG buffer), once with Debian's
 stock QEMU 7.2 on both sides and once with the patched build.  Both QEMUs of
 a pair run in one memory cgroup (memory.max = LIMIT_MIB, no swap) so that an
 out-of-memory pair is killed by the cgroup, not the VM.  Every SAMPLE_S the
@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "qemu", "tests"))
-from migrate import QMP, rss_shmem  # noqa: E402  (one copy of the helpers)
+from migrate import QMP, rss_shmem, stop  # noqa: E402  (one copy of the helpers)
 
 RUN = "/run/szscale"
 CG_ROOT = "/sys/fs/cgroup"
@@ -71,7 +71,7 @@ def cg_read(path, key):
 
 def start(binary, name, cg, gib, extra):
     sock = "%s/%s.qmp" % (RUN, name)
-    cmd = [binary, "-S", "-nodefaults", "-display", "none", "-accel", "qtest",
+    cmd = [binary, "-S", "-nodefaults", "-display", "none", "-accel", "tcg,tb-size=16",
            "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
            "-machine", "pc,memory-backend=mem", "-m", "%dG" % gib,
            "-object", "memory-backend-memfd,id=mem,size=%dG,share=on" % gib,
@@ -84,18 +84,6 @@ def start(binary, name, cg, gib, extra):
                          stdout=open("%s/%s.log" % (RUN, name), "w"),
                          stderr=subprocess.STDOUT)
     return p, QMP(sock)
-
-
-def stop(p, q):
-    try:
-        q.cmd("quit")
-    except Exception:
-        pass
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def pair(name, binary, a):

@@ -97,11 +97,7 @@ int main(int argc, char **argv)
 		r[i].offset = (random() % pages) * page;
 		r[i].length = page;
 	}
-	dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
-	if (dev < 0) {
-		perror(SHMEM_ZERO_DEVICE);
-		return 2;
-	}
+	dev = bench_dev();
 	say("1 GiB memfd, data every %d pages (0: none); %ld random single-page ranges\n",
 	    data_step, nr);
 	for (int rep = 0; rep < reps; rep++) {

@@ -144,13 +144,9 @@ int main(int argc, char **argv)
 	int arg = bench_args(argc, argv);
 	size_t size = (argc > arg ? atol(argv[arg]) : 256) << 20;
 	int reps = argc > arg + 1 ? atoi(argv[arg + 1]) : 1;
-	int dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
+	int dev = bench_dev();
 
 	page = sysconf(_SC_PAGESIZE);
-	if (dev < 0) {
-		perror(SHMEM_ZERO_DEVICE);
-		return 2;
-	}
 	for (int dense = 0; dense < 2; dense++) {
 		int fd = make_file(size, dense);
 

@@ -105,13 +105,9 @@ int main(int argc, char **argv)
 	int arg = bench_args(argc, argv);
 	size_t size = (argc > arg ? atol(argv[arg]) : 1024) << 20;
 	int reps = argc > arg + 1 ? atoi(argv[arg + 1]) : 1;
-	int dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
+	int dev = bench_dev();
 
 	page = sysconf(_SC_PAGESIZE);
-	if (dev < 0) {
-		perror(SHMEM_ZERO_DEVICE);
-		return 2;
-	}
 	say("%zu MiB memfd, all resident, every other page zero\n", size >> 20);
 	for (int rep = 0; rep < reps; rep++) {
 		struct shmem_zero_range r = { 0, size };

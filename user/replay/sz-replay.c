@@ -15,6 +15,9 @@
  *                     else punch (blind to swapped-out pages)
  *   lib               libshmemzero on /dev/shmem_zero (one handle per block)
  *   lib-fallback      libshmemzero forced onto its fallback
+ *   lib-runs          libshmemzero on the module, but zero pages coalesced
+ *                     into runs here and queued once per run: what the
+ *                     library costs without its per-page call
  *   skip              leave zero pages alone (upstream multifd does this for
  *                     a page's first arrival): the floor, parsing included;
  *                     WRONG on a destination that held data
@@ -50,7 +53,7 @@
 
 enum strategy {
 	STOCK, DONTNEED, PUNCH, MADV_REMOVE_RUN, SEEK_DATA_RUN, MINCORE_RUN,
-	LIB, LIB_FALLBACK, SKIP, NR_STRATEGIES
+	LIB, LIB_FALLBACK, LIB_RUNS, SKIP, NR_STRATEGIES
 };
 
 static const struct {
@@ -66,6 +69,7 @@ static const struct {
 	[MINCORE_RUN]	  = { "mincore", true, true },
 	[LIB]		  = { "lib", true, false },
 	[LIB_FALLBACK]	  = { "lib-fallback", true, false },
+	[LIB_RUNS]	  = { "lib-runs", true, true },
 	[SKIP]		  = { "skip", false, false },
 };
 
@@ -117,12 +121,13 @@ static inline uint64_t ticks(void)
 #endif
 }
 
-static long meminfo_kb(const char *key)
+/* A "Key:  N kB" line of a /proc file, in kB; -1 if missing. */
+static long proc_kb(const char *path, const char *key)
 {
 	char line[256];
 	size_t kl = strlen(key);
 	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, kl) && line[kl] == ':') {
@@ -132,6 +137,11 @@ static long meminfo_kb(const char *key)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+static long meminfo_kb(const char *key)
+{
+	return proc_kb("/proc/meminfo", key);
 }
 
 static bool is_zero(const uint8_t *p, size_t len)
@@ -181,12 +191,34 @@ static int punch(struct replay *r, uint64_t start, uint64_t end)
 	return 0;
 }
 
+/* Queue a run in the library, block by block. */
+static int queue_run(struct replay *r, uint64_t start, uint64_t end)
+{
+	unsigned int b;
+	int ret;
+
+	for (b = 0; b < r->layout->nr_blocks && start < end; b++) {
+		uint64_t bend = r->off[b] + r->layout->blocks[b].length;
+		uint64_t e = end < bend ? end : bend;
+
+		if (start >= bend)
+			continue;
+		ret = sz_add_zero(r->h[b], start - r->off[b], e - start);
+		if (ret)
+			return fail(r, -ret, "sz_add_zero");
+		start = e;
+	}
+	return 0;
+}
+
 static int apply_run(struct replay *r, uint64_t start, uint64_t end)
 {
 	size_t i, n = (end - start) / r->page;
 	off_t data;
 
 	switch (r->s) {
+	case LIB_RUNS:
+		return queue_run(r, start, end);
 	case PUNCH:
 		return punch(r, start, end);
 	case MADV_REMOVE_RUN:
@@ -274,13 +306,16 @@ static int before_write(struct replay *r, unsigned int b, uint64_t off)
 	uint64_t fo = r->off[b] + off;
 	int ret;
 
-	if (r->s == LIB || r->s == LIB_FALLBACK) {
-		ret = sz_before_write(r->h[b], off, r->page);
-		return ret ? fail(r, -ret, "sz_before_write") : 0;
+	if (r->s != LIB && r->s != LIB_FALLBACK && r->s != LIB_RUNS) {
+		if (r->pending && fo >= r->pstart && fo < r->pend)
+			return flush_pending(r);
+		return 0;
 	}
-	if (r->pending && fo >= r->pstart && fo < r->pend)
-		return flush_pending(r);
-	return 0;
+	if (r->s == LIB_RUNS && r->pending && fo >= r->pstart && fo < r->pend &&
+	    (ret = flush_pending(r)))
+		return ret;
+	ret = sz_before_write(r->h[b], off, r->page);
+	return ret ? fail(r, -ret, "sz_before_write") : 0;
 }
 
 static int flush(struct replay *r)
@@ -288,8 +323,9 @@ static int flush(struct replay *r)
 	unsigned int b;
 	int ret;
 
-	if (r->s != LIB && r->s != LIB_FALLBACK)
-		return flush_pending(r);
+	ret = flush_pending(r);
+	if (ret || (r->s != LIB && r->s != LIB_FALLBACK && r->s != LIB_RUNS))
+		return ret;
 	for (b = 0; b < r->layout->nr_blocks; b++) {
 		ret = sz_flush(r->h[b]);
 		if (ret)
@@ -384,22 +420,6 @@ struct input {
 	int src_block;
 };
 
-static long status_kb(const char *key)
-{
-	char line[256];
-	size_t kl = strlen(key);
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			kb = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return kb;
-}
 
 static int prefill_dest(struct replay *r)
 {
@@ -571,7 +591,7 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 	}
 	shmem0 = meminfo_kb("Shmem");
 	huge0 = meminfo_kb("ShmemHugePages");
-	anon0 = status_kb("RssAnon");
+	anon0 = proc_kb("/proc/self/status", "RssAnon");
 	r.fd = memfd_create("sz-replay-dest", MFD_CLOEXEC);
 	if (r.fd < 0 || ftruncate(r.fd, (off_t)r.size)) {
 		fail(&r, errno, "memfd");
@@ -587,8 +607,8 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 		fail(&r, errno, "mmap");
 		goto out;
 	}
-	if (s == LIB || s == LIB_FALLBACK) {
-		unsigned int flags = s == LIB ? SZ_OPEN_NO_FALLBACK :
+	if (s == LIB || s == LIB_FALLBACK || s == LIB_RUNS) {
+		unsigned int flags = s != LIB_FALLBACK ? SZ_OPEN_NO_FALLBACK :
 						SZ_OPEN_FALLBACK;
 
 		for (b = 0; b < layout->nr_blocks; b++) {
@@ -597,7 +617,7 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 			ret = sz_open(&r.h[b], r.fd, r.off[b],
 				      layout->blocks[b].length, flags, batch);
 			if (ret) {
-				fail(&r, -ret, s == LIB ?
+				fail(&r, -ret, s != LIB_FALLBACK ?
 				     "sz_open (is shmem_zero.ko loaded?)" :
 				     "sz_open");
 				goto out;
@@ -644,7 +664,7 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 	res->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
 	res->shmem_kb = meminfo_kb("Shmem") - shmem0;
 	res->huge_kb = meminfo_kb("ShmemHugePages") - huge0;
-	res->anon_kb = status_kb("RssAnon") - anon0;
+	res->anon_kb = proc_kb("/proc/self/status", "RssAnon") - anon0;
 	res->alloc_kb = fstat(r.fd, &st) ? -1 : (long)(st.st_blocks / 2);
 	if (in->synth)
 		ret = synth_compare(&r, in->synth, res);
@@ -683,7 +703,7 @@ static void usage(FILE *f)
 "  --repeat N        run every strategy and pre-fill N times (default 1)\n"
 "  --strategy LIST   comma-separated, or \"all\" (default): stock,\n"
 "                    madvise-dontneed, punch, madv-remove, seek-data,\n"
-"                    mincore, lib, lib-fallback, skip\n"
+"                    mincore, lib, lib-fallback, lib-runs, skip\n"
 "  --prefill BYTE    pre-fill the destination with BYTE (0-255) first, as\n"
 "                    a reused destination; \"none\": empty; repeatable\n"
 "  --source FILE     the source's memory image of one block: count wrong\n"
