@@ -493,19 +493,23 @@ def write_scale(w, scale):
              "peak cgroup memory, MiB", "OOM kills"], rows) + "\n")
     pat = next((p for p in scale["pairs"] if p["pair"] == "patched"), None)
     stock = next((p for p in scale["pairs"] if p["pair"] == "stock"), None)
+    text = ""
     if pat and pat["status"] == "completed":
         per_gib = pat["seconds"] / pat["guest_gib"]
-        w("256 GiB (extrapolated, not measured): the patched pair's time grows with the "
-          "number of pages (each zero page is still one record on the wire): %.2f s "
-          "per GiB here gives ~%.0f s under TCG; its memory stays the data plus QEMU's "
-          "own (dirty bitmaps: 8 MiB per bitmap at 256 GiB), ~%d MiB peak RssShmem per "
-          "side for 64 MiB of data." % (per_gib, per_gib * 256,
-                                       max(pat["peak"]["src_kib"], pat["peak"]["dst_kib"]) >> 10))
+        text = ("256 GiB (extrapolated, not measured): the patched pair's time grows with "
+                "the number of pages (each zero page is still one record on the wire): "
+                "%.2f s per GiB here gives ~%.0f s under TCG; its memory stays the data "
+                "plus QEMU's own (dirty bitmaps: 8 MiB per bitmap at 256 GiB), ~%d MiB peak "
+                "RssShmem per side for 64 MiB of data" % (
+                    per_gib, per_gib * 256,
+                    max(pat["peak"]["src_kib"], pat["peak"]["dst_kib"]) >> 10))
     if stock:
-        w(" The stock pair needs the full guest size on both sides (256 GiB each; here "
-          "it was killed after %s GiB, with ~%d MiB RssShmem per side).\n" % (
-              fmt(stock["gib_done"], 2),
-              max(stock["peak"]["src_kib"], stock["peak"]["dst_kib"]) >> 10))
+        text += ("%sthe stock pair needs the full guest size on both sides (256 GiB "
+                 "each; here it was killed after %s GiB, with ~%d MiB RssShmem per side)" % (
+                     "; " if text else "", fmt(stock["gib_done"], 2),
+                     max(stock["peak"]["src_kib"], stock["peak"]["dst_kib"]) >> 10))
+    if text:
+        w(text + ".\n")
 
 
 if __name__ == "__main__":
