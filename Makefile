@@ -3,12 +3,11 @@
 # make            build build/KVER/kmod/shmem_zero.ko against KDIR (W=1; C=1: sparse)
 # make check      every test: static checks, then the kselftests in a VM
 # make demo       stock vs patched live migration of a 1 GiB memfd guest, in a VM
-# make bench      DISCARD vs punch-hole on fragmented vectors, in a VM
+# make bench      every benchmark side by side in one VM, report in Documentation/bench/
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
 # make dkms-src   copy the module sources to /usr/src for dkms add
 # make user       libshmemzero, sz-replay, shmemzero(8) and their tests
-# make replay-bench  every zero-page strategy on a recorded QEMU stream, one VM
 # make qemu-check    QEMU 7.2 and 10.0 + their series (cached), real migrations in a VM
 
 # The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
@@ -102,25 +101,31 @@ demo-stream: deps module
 	$(MAKE) -C user/demo
 	scripts/vm-run -- user/demo/shmem_zero_demo
 
-# DISCARD vs punch-hole, 100k random single-page ranges over a 1 GiB memfd:
-# half-populated, then empty; RECLAIM vs its userspace emulation on a 1 GiB
-# memfd with 50 % zero pages.  Benchmarks, not tests.
-bench: deps module
+# Every benchmark in one 4 GiB VM (user/bench/run-bench.sh): each zero-page
+# strategy of sz-replay on synthetic streams (empty and pre-filled
+# destinations, THP, a sparse 1 TiB memfd) and on a stream recorded from
+# Debian's QEMU; DISCARD vectors; RECLAIM and QUERY against userspace; the
+# cost of an empty call; a 32 GiB memfd guest migrated by stock and patched
+# QEMU 7.2.  user/bench/report.py writes $(BENCH_OUT)/report.md, its SVG
+# plots (gnuplot) and results.json.  Benchmarks, not tests: nothing fails on
+# a figure.  BENCH_REPEATS: repetitions per scenario (medians reported).
+BENCH_REPEATS ?= 3
+BENCH_OUT ?= Documentation/bench
+BENCH_T0 := $(shell date +%s)
+bench: deps module user
 	$(MAKE) -C user/bench
-	scripts/vm-run -- sh -c 'user/bench/sz_frag_bench 100000 3 2 && \
-		user/bench/sz_frag_bench 100000 3 0 && \
-		user/bench/sz_reclaim_bench 1024 3'
+	user/qemu/build.sh >$(BUILD)/qemu-path
+	user/tests/record-stream.py $(BUILD)/replay
+	rm -rf $(BUILD)/bench
+	scripts/vm-run --mem 4096 --timeout 1200 --out $(BUILD)/bench -- \
+		user/bench/run-bench.sh $(BUILD)/replay \
+		"$$(tail -n1 $(BUILD)/qemu-path)" $(BENCH_REPEATS)
+	user/bench/report.py $(BUILD)/bench $(BENCH_OUT) --command "make bench" \
+		--wall $$(($$(date +%s) - $(BENCH_T0)))
 
 user:
 	$(MAKE) -C user/tests all
 	$(MAKE) -C user/tool
-
-# A stream recorded from qemu-system-x86_64 (256 MiB paused guest), applied
-# by every strategy to an empty and a pre-filled destination in one VM.
-replay-bench: deps module user
-	user/tests/record-stream.py $(BUILD)/replay
-	scripts/vm-run -- user/replay/sz-replay --prefill none --prefill 0xaa \
-		--source $(BUILD)/replay/source.img $(BUILD)/replay/stream
 
 # QEMU 7.2 and 10.0 with the libshmemzero series (cached by what goes into
 # each binary), then stock/patched migrations of a 1 GiB memfd guest, one VM
@@ -131,4 +136,4 @@ qemu-check: deps module user
 			user/qemu/tests/migrate.sh $$t || exit 1; done
 
 .PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo demo-stream bench \
-	user replay-bench qemu-check
+	user qemu-check

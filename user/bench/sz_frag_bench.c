@@ -5,7 +5,7 @@
  * seed, half of them holes, half data).  Each method gets a fresh, identical
  * file; reports wall time, Shmem and file blocks after, and checks contents.
  *
- * Usage: sz_frag_bench [NR_RANGES] [REPEATS] [DATA_STEP]
+ * Usage: sz_frag_bench [--json] [NR_RANGES] [REPEATS] [DATA_STEP]
  * DATA_STEP: every DATA_STEP-th page holds data (default 2; 0: empty file).
  */
 #define _GNU_SOURCE
@@ -60,24 +60,32 @@ static long wrong_pages(int fd, const struct shmem_zero_range *r, long nr)
 	return bad;
 }
 
-static void report(const char *name, double t, long shmem0, int fd,
-		   const struct shmem_zero_range *r, long nr)
+static void report(const char *name, int rep, long syscalls, double t,
+		   long shmem0, int fd, const struct shmem_zero_range *r,
+		   long nr)
 {
+	long shmem = shmem_kb() - shmem0, wrong = wrong_pages(fd, r, nr);
 	struct stat st;
 
 	fstat(fd, &st);
-	printf("%-22s %9.1f ms %8.0f ns/range  Shmem %+7ld kB  file %5lld MiB  wrong %ld\n",
-	       name, t * 1e3, t * 1e9 / nr, shmem_kb() - shmem0,
-	       (long long)st.st_blocks * 512 >> 20, wrong_pages(fd, r, nr));
+	say("%-22s %9.1f ms %8.0f ns/range  Shmem %+7ld kB  file %5lld MiB  wrong %ld\n",
+	    name, t * 1e3, t * 1e9 / nr, shmem, (long long)st.st_blocks * 512 >> 20,
+	    wrong);
+	json("\"bench\":\"frag\",\"method\":\"%s\",\"data_step\":%d,"
+	     "\"ranges\":%ld,\"rep\":%d,\"ms\":%.3f,\"ns_per_range\":%.1f,"
+	     "\"syscalls\":%ld,\"shmem_kb\":%ld,\"alloc_kb\":%lld,"
+	     "\"wrong_pages\":%ld", name, data_step, nr, rep, t * 1e3,
+	     t * 1e9 / nr, syscalls, shmem, (long long)st.st_blocks / 2, wrong);
 }
 
 int main(int argc, char **argv)
 {
-	long nr = argc > 1 ? atol(argv[1]) : 100000;
-	int reps = argc > 2 ? atoi(argv[2]) : 1;
+	int arg = bench_args(argc, argv);
+	long nr = argc > arg ? atol(argv[arg]) : 100000;
+	int reps = argc > arg + 1 ? atoi(argv[arg + 1]) : 1;
 
-	if (argc > 3)
-		data_step = atoi(argv[3]);
+	if (argc > arg + 2)
+		data_step = atoi(argv[arg + 2]);
 	struct shmem_zero_range *r = calloc(nr, sizeof(*r));
 	long pages;
 	int dev;
@@ -89,13 +97,9 @@ int main(int argc, char **argv)
 		r[i].offset = (random() % pages) * page;
 		r[i].length = page;
 	}
-	dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
-	if (dev < 0) {
-		perror(SHMEM_ZERO_DEVICE);
-		return 2;
-	}
-	printf("1 GiB memfd, data every %d pages (0: none); %ld random single-page ranges\n",
-	       data_step, nr);
+	dev = bench_dev();
+	say("1 GiB memfd, data every %d pages (0: none); %ld random single-page ranges\n",
+	    data_step, nr);
 	for (int rep = 0; rep < reps; rep++) {
 		struct shmem_zero_args a = { .size = sizeof(a),
 			.mode = SHMEM_ZERO_MODE_DISCARD,
@@ -112,7 +116,7 @@ int main(int argc, char **argv)
 				      r[i].offset, r[i].length))
 				return 2;
 		t = now() - t;
-		report("fallocate per range", t, s0, fd, r, nr);
+		report("fallocate per range", rep, nr, t, s0, fd, r, nr);
 		close(fd);
 
 		fd = make_file();
@@ -124,8 +128,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		t = now() - t;
-		report("shmem_zero one ioctl", t, s0, fd, r, nr);
-		printf("%-22s holes %llu freed %llu\n", "", a.hole_pages, a.freed_pages);
+		report("shmem_zero one ioctl", rep, 1, t, s0, fd, r, nr);
+		say("%-22s holes %llu freed %llu\n", "", a.hole_pages, a.freed_pages);
 		close(fd);
 	}
 	return 0;

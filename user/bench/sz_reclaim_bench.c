@@ -7,7 +7,7 @@
  * Each method gets a fresh, identical file; wall time, Shmem after, and a
  * check that every data page survived.
  *
- * Usage: sz_reclaim_bench [MIB] [REPEATS]
+ * Usage: sz_reclaim_bench [--json] [MIB] [REPEATS]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -55,55 +55,76 @@ static long lost_data(int fd, size_t size)
 	return bad;
 }
 
-static void emulate(int fd, size_t size)
+static void result(const char *name, int rep, double t, long syscalls,
+		   long shmem0, int fd, size_t size)
 {
+	long shmem = shmem_kb() - shmem0, lost = lost_data(fd, size);
+
+	say("%-32s %8.1f ms  Shmem %+8ld kB  lost data pages %ld\n", name,
+	    t * 1e3, shmem, lost);
+	json("\"bench\":\"reclaim\",\"method\":\"%s\",\"mib\":%zu,"
+	     "\"rep\":%d,\"ms\":%.3f,\"syscalls\":%ld,\"shmem_kb\":%ld,"
+	     "\"lost_pages\":%ld", name, size >> 20, rep, t * 1e3, syscalls,
+	     shmem, lost);
+}
+
+/* The emulation; returns its syscalls. */
+static long emulate(int fd, size_t size)
+{
+	long calls = 0;
+
 	char *buf = malloc(page), *zero = calloc(1, page);
 	off_t off = 0, hole;
 
-	while ((off = lseek(fd, off, SEEK_DATA)) >= 0 && (size_t)off < size) {
+	for (;;) {
+		calls++;
+		off = lseek(fd, off, SEEK_DATA);
+		if (off < 0 || (size_t)off >= size)
+			break;
 		hole = lseek(fd, off, SEEK_HOLE);
+		calls++;
 		for (; off < hole; off += page) {
+			calls++;
 			if (pread(fd, buf, page, off) != page)
 				exit(2);
-			if (!memcmp(buf, zero, page) &&
-			    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			if (memcmp(buf, zero, page))
+				continue;
+			calls++;
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				      off, page))
 				exit(2);
 		}
 	}
 	free(buf);
 	free(zero);
+	return calls;
 }
 
 int main(int argc, char **argv)
 {
-	size_t size = (argc > 1 ? atol(argv[1]) : 1024) << 20;
-	int reps = argc > 2 ? atoi(argv[2]) : 1;
-	int dev = open(SHMEM_ZERO_DEVICE, O_RDWR);
+	int arg = bench_args(argc, argv);
+	size_t size = (argc > arg ? atol(argv[arg]) : 1024) << 20;
+	int reps = argc > arg + 1 ? atoi(argv[arg + 1]) : 1;
+	int dev = bench_dev();
 
 	page = sysconf(_SC_PAGESIZE);
-	if (dev < 0) {
-		perror(SHMEM_ZERO_DEVICE);
-		return 2;
-	}
-	printf("%zu MiB memfd, all resident, every other page zero\n", size >> 20);
+	say("%zu MiB memfd, all resident, every other page zero\n", size >> 20);
 	for (int rep = 0; rep < reps; rep++) {
 		struct shmem_zero_range r = { 0, size };
 		struct shmem_zero_args a = { .size = sizeof(a),
 			.mode = SHMEM_ZERO_MODE_RECLAIM,
 			.ranges = (uintptr_t)&r, .nr_ranges = 1 };
-		long s0;
+		long s0, calls;
 		double t;
 		int fd;
 
 		fd = make_file(size);
 		s0 = shmem_kb();
 		t = now();
-		emulate(fd, size);
+		calls = emulate(fd, size);
 		t = now() - t;
-		printf("%-32s %8.1f ms  Shmem %+8ld kB  lost data pages %ld\n",
-		       "SEEK_DATA+pread+compare+punch", t * 1e3,
-		       shmem_kb() - s0, lost_data(fd, size));
+		result("SEEK_DATA+pread+compare+punch", rep, t, calls, s0, fd,
+		       size);
 		close(fd);
 
 		fd = make_file(size);
@@ -115,11 +136,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		t = now() - t;
-		printf("%-32s %8.1f ms  Shmem %+8ld kB  lost data pages %ld"
-		       "  (freed %llu, busy %llu)\n",
-		       "shmem_zero RECLAIM, one ioctl", t * 1e3,
-		       shmem_kb() - s0, lost_data(fd, size),
-		       a.freed_pages, a.busy_pages);
+		result("shmem_zero RECLAIM, one ioctl", rep, t, 1, s0, fd, size);
+		say("%-32s freed %llu, busy %llu\n", "", a.freed_pages,
+		    a.busy_pages);
 		close(fd);
 	}
 	return 0;

@@ -15,10 +15,15 @@
  *                     else punch (blind to swapped-out pages)
  *   lib               libshmemzero on /dev/shmem_zero (one handle per block)
  *   lib-fallback      libshmemzero forced onto its fallback
+ *   lib-runs          libshmemzero on the module, but zero pages coalesced
+ *                     into runs here and queued once per run: what the
+ *                     library costs without its per-page call
  *   skip              leave zero pages alone (upstream multifd does this for
  *                     a page's first arrival): the floor, parsing included;
  *                     WRONG on a destination that held data
  *
+ * The stream is a recorded file, or a synthetic one (synth.h) handed to the
+ * same callbacks, e.g. a 1 TiB block with 0.01 % of its pages holding data.
  * All blocks go into one memfd, one after the other.  A zero run is a
  * stream-order sequence of zero pages at adjacent offsets; a data page that
  * lands in a pending run flushes it first (hazard (a)), EOS flushes.
@@ -38,13 +43,17 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 #include "shmemzero.h"
 #include "stream.h"
+#include "synth.h"
 
 enum strategy {
 	STOCK, DONTNEED, PUNCH, MADV_REMOVE_RUN, SEEK_DATA_RUN, MINCORE_RUN,
-	LIB, LIB_FALLBACK, SKIP, NR_STRATEGIES
+	LIB, LIB_FALLBACK, LIB_RUNS, SKIP, NR_STRATEGIES
 };
 
 static const struct {
@@ -60,6 +69,7 @@ static const struct {
 	[MINCORE_RUN]	  = { "mincore", true, true },
 	[LIB]		  = { "lib", true, false },
 	[LIB_FALLBACK]	  = { "lib-fallback", true, false },
+	[LIB_RUNS]	  = { "lib-runs", true, true },
 	[SKIP]		  = { "skip", false, false },
 };
 
@@ -82,8 +92,9 @@ struct replay {
 	uint64_t lib_base_syscalls;
 	/* measures */
 	uint64_t syscalls;
-	double zero_s, zero_t0;
+	uint64_t zero_ticks, zero_t0;
 	bool in_zero;
+	uint64_t zero_runs, last_zero;	/* zero streaks at adjacent pages */
 	char error[256];
 };
 
@@ -95,12 +106,28 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long meminfo_kb(const char *key)
+/*
+ * The zero-page timers run at every zero streak and data page: a CPU tick
+ * counter, converted with the run's wall time.  Under TCG the guest's
+ * clocksource is the HPET and clock_gettime() a ~1 us syscall, more than
+ * a SEEK_DATA over a hole: it would hide what is measured.
+ */
+static inline uint64_t ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __rdtsc();
+#else
+	return (uint64_t)(now() * 1e9);
+#endif
+}
+
+/* A "Key:  N kB" line of a /proc file, in kB; -1 if missing. */
+static long proc_kb(const char *path, const char *key)
 {
 	char line[256];
 	size_t kl = strlen(key);
 	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, key, kl) && line[kl] == ':') {
@@ -110,6 +137,11 @@ static long meminfo_kb(const char *key)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+static long meminfo_kb(const char *key)
+{
+	return proc_kb("/proc/meminfo", key);
 }
 
 static bool is_zero(const uint8_t *p, size_t len)
@@ -135,7 +167,7 @@ static int fail(struct replay *r, int err, const char *what)
 static void zero_begin(struct replay *r)
 {
 	if (!r->in_zero) {
-		r->zero_t0 = now();
+		r->zero_t0 = ticks();
 		r->in_zero = true;
 	}
 }
@@ -143,7 +175,7 @@ static void zero_begin(struct replay *r)
 static void zero_end(struct replay *r)
 {
 	if (r->in_zero) {
-		r->zero_s += now() - r->zero_t0;
+		r->zero_ticks += ticks() - r->zero_t0;
 		r->in_zero = false;
 	}
 }
@@ -159,12 +191,34 @@ static int punch(struct replay *r, uint64_t start, uint64_t end)
 	return 0;
 }
 
+/* Queue a run in the library, block by block. */
+static int queue_run(struct replay *r, uint64_t start, uint64_t end)
+{
+	unsigned int b;
+	int ret;
+
+	for (b = 0; b < r->layout->nr_blocks && start < end; b++) {
+		uint64_t bend = r->off[b] + r->layout->blocks[b].length;
+		uint64_t e = end < bend ? end : bend;
+
+		if (start >= bend)
+			continue;
+		ret = sz_add_zero(r->h[b], start - r->off[b], e - start);
+		if (ret)
+			return fail(r, -ret, "sz_add_zero");
+		start = e;
+	}
+	return 0;
+}
+
 static int apply_run(struct replay *r, uint64_t start, uint64_t end)
 {
 	size_t i, n = (end - start) / r->page;
 	off_t data;
 
 	switch (r->s) {
+	case LIB_RUNS:
+		return queue_run(r, start, end);
 	case PUNCH:
 		return punch(r, start, end);
 	case MADV_REMOVE_RUN:
@@ -252,13 +306,16 @@ static int before_write(struct replay *r, unsigned int b, uint64_t off)
 	uint64_t fo = r->off[b] + off;
 	int ret;
 
-	if (r->s == LIB || r->s == LIB_FALLBACK) {
-		ret = sz_before_write(r->h[b], off, r->page);
-		return ret ? fail(r, -ret, "sz_before_write") : 0;
+	if (r->s != LIB && r->s != LIB_FALLBACK && r->s != LIB_RUNS) {
+		if (r->pending && fo >= r->pstart && fo < r->pend)
+			return flush_pending(r);
+		return 0;
 	}
-	if (r->pending && fo >= r->pstart && fo < r->pend)
-		return flush_pending(r);
-	return 0;
+	if (r->s == LIB_RUNS && r->pending && fo >= r->pstart && fo < r->pend &&
+	    (ret = flush_pending(r)))
+		return ret;
+	ret = sz_before_write(r->h[b], off, r->page);
+	return ret ? fail(r, -ret, "sz_before_write") : 0;
 }
 
 static int flush(struct replay *r)
@@ -266,8 +323,9 @@ static int flush(struct replay *r)
 	unsigned int b;
 	int ret;
 
-	if (r->s != LIB && r->s != LIB_FALLBACK)
-		return flush_pending(r);
+	ret = flush_pending(r);
+	if (ret || (r->s != LIB && r->s != LIB_FALLBACK && r->s != LIB_RUNS))
+		return ret;
 	for (b = 0; b < r->layout->nr_blocks; b++) {
 		ret = sz_flush(r->h[b]);
 		if (ret)
@@ -295,13 +353,13 @@ static int on_blocks(void *ctx, const struct szr_block *blocks, unsigned int n)
 static int write_page(struct replay *r, unsigned int b, uint64_t off,
 		      const uint8_t *data, int byte)
 {
-	double t;
+	uint64_t t;
 	int ret;
 
 	zero_end(r);
-	t = now();
+	t = ticks();
 	ret = before_write(r, b, off);
-	r->zero_s += now() - t;
+	r->zero_ticks += ticks() - t;
 	if (ret)
 		return ret;
 	if (data)
@@ -323,19 +381,22 @@ static int on_fill(void *ctx, unsigned int b, uint64_t off, uint8_t byte)
 	if (byte)		/* ram_handle_compressed(): memset(ch) */
 		return write_page(r, b, off, NULL, byte);
 	zero_begin(r);
+	if (r->off[b] + off != r->last_zero + r->page || !r->zero_runs)
+		r->zero_runs++;
+	r->last_zero = r->off[b] + off;
 	return zero_page(r, b, off);
 }
 
 static int on_eos(void *ctx)
 {
 	struct replay *r = ctx;
-	double t;
+	uint64_t t;
 	int ret;
 
 	zero_end(r);
-	t = now();
+	t = ticks();
 	ret = flush(r);		/* hazards (b) and (c): before the sync */
-	r->zero_s += now() - t;
+	r->zero_ticks += ticks() - t;
 	return ret;
 }
 
@@ -343,12 +404,22 @@ static int on_eos(void *ctx)
 
 struct result {
 	double zero_ms, total_ms;
-	uint64_t syscalls, faults;
-	long shmem_kb, alloc_kb;
+	uint64_t syscalls, faults, zero_runs;
+	long shmem_kb, alloc_kb, huge_kb, anon_kb;
 	uint64_t compared, wrong, stale;
 	const char *path;
 	char error[400];
 };
+
+/* What a run replays: a stream file, or a synthetic stream. */
+struct input {
+	const uint8_t *stream;
+	size_t stream_len;
+	const struct szr_synth *synth;
+	const uint8_t *src;		/* the source's image of src_block */
+	int src_block;
+};
+
 
 static int prefill_dest(struct replay *r)
 {
@@ -408,9 +479,91 @@ static int compare(struct replay *r, unsigned int b, const uint8_t *src,
 	return 0;
 }
 
-static void run_one(enum strategy s, int prefill, const uint8_t *stream,
-		    size_t stream_len, const struct szr_info *layout,
-		    unsigned int batch, int src_block, const uint8_t *src,
+static bool stale_page(const struct replay *r, const uint8_t *p)
+{
+	uint64_t i;
+
+	if (r->prefill < 0)
+		return false;
+	for (i = 0; i < r->page; i++)
+		if (p[i] != r->prefill)
+			return false;
+	return true;
+}
+
+/*
+ * A synthetic stream: each data page must hold its contents, every other
+ * page read as zero.  Beyond the data pages only what the file has
+ * allocated (SEEK_DATA) is read, so a sparse 1 TiB destination costs its
+ * data, not its size.
+ */
+static int synth_compare(struct replay *r, const struct szr_synth *sy,
+			 struct result *res)
+{
+	const size_t chunk = 256 * r->page;
+	uint8_t *buf = malloc(chunk), *want = malloc(r->page);
+	uint64_t i, next = 0, pos = 0, p;
+	off_t data, hole;
+	int ret = 0;
+
+	if (!buf || !want) {
+		ret = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < sy->nr_data; i++) {
+		szr_synth_fill(sy, sy->data[i], want);
+		if (pread(r->fd, buf, r->page, (off_t)(sy->data[i] * r->page)) !=
+		    (ssize_t)r->page) {
+			ret = errno ? errno : EIO;
+			goto out;
+		}
+		if (memcmp(buf, want, r->page)) {
+			res->wrong++;
+			res->stale += stale_page(r, buf);
+		}
+	}
+	while (pos < sy->size) {
+		data = lseek(r->fd, (off_t)pos, SEEK_DATA);
+		if (data < 0) {
+			ret = errno == ENXIO ? 0 : errno;
+			break;
+		}
+		hole = lseek(r->fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			ret = errno;
+			break;
+		}
+		for (pos = (uint64_t)data; pos < (uint64_t)hole; pos += chunk) {
+			size_t n = (uint64_t)hole - pos < chunk ?
+				   (uint64_t)hole - pos : chunk;
+
+			if (pread(r->fd, buf, n, (off_t)pos) != (ssize_t)n) {
+				ret = errno ? errno : EIO;
+				goto out;
+			}
+			for (p = 0; p < n; p += r->page) {
+				uint64_t idx = (pos + p) / r->page;
+
+				while (next < sy->nr_data && sy->data[next] < idx)
+					next++;
+				if ((next < sy->nr_data && sy->data[next] == idx) ||
+				    is_zero(buf + p, r->page))
+					continue;	/* data: checked above */
+				res->wrong++;
+				res->stale += stale_page(r, buf + p);
+			}
+		}
+		pos = (uint64_t)hole;
+	}
+	res->compared += sy->size / r->page;
+out:
+	free(buf);
+	free(want);
+	return ret;
+}
+
+static void run_one(enum strategy s, int prefill, const struct input *in,
+		    const struct szr_info *layout, unsigned int batch,
 		    struct result *res)
 {
 	static const struct szr_ops ops = {
@@ -424,9 +577,10 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 	struct szr_info info;
 	struct szr_error err;
 	struct rusage ru0, ru1;
-	long shmem0;
+	long shmem0, huge0, anon0;
 	struct stat st;
 	unsigned int b;
+	uint64_t tk0;
 	double t0;
 	int ret;
 
@@ -436,6 +590,8 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 		r.size += layout->blocks[b].length;
 	}
 	shmem0 = meminfo_kb("Shmem");
+	huge0 = meminfo_kb("ShmemHugePages");
+	anon0 = proc_kb("/proc/self/status", "RssAnon");
 	r.fd = memfd_create("sz-replay-dest", MFD_CLOEXEC);
 	if (r.fd < 0 || ftruncate(r.fd, (off_t)r.size)) {
 		fail(&r, errno, "memfd");
@@ -451,8 +607,8 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 		fail(&r, errno, "mmap");
 		goto out;
 	}
-	if (s == LIB || s == LIB_FALLBACK) {
-		unsigned int flags = s == LIB ? SZ_OPEN_NO_FALLBACK :
+	if (s == LIB || s == LIB_FALLBACK || s == LIB_RUNS) {
+		unsigned int flags = s != LIB_FALLBACK ? SZ_OPEN_NO_FALLBACK :
 						SZ_OPEN_FALLBACK;
 
 		for (b = 0; b < layout->nr_blocks; b++) {
@@ -461,7 +617,7 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 			ret = sz_open(&r.h[b], r.fd, r.off[b],
 				      layout->blocks[b].length, flags, batch);
 			if (ret) {
-				fail(&r, -ret, s == LIB ?
+				fail(&r, -ret, s != LIB_FALLBACK ?
 				     "sz_open (is shmem_zero.ko loaded?)" :
 				     "sz_open");
 				goto out;
@@ -475,12 +631,18 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 
 	getrusage(RUSAGE_SELF, &ru0);
 	t0 = now();
-	ret = szr_parse(stream, stream_len, &ops, &r, &info, &err);
+	tk0 = ticks();
+	if (in->synth)
+		ret = szr_synth_emit(in->synth, &ops, &r, &info, &err);
+	else
+		ret = szr_parse(in->stream, in->stream_len, &ops, &r, &info,
+				&err);
 	if (!ret)
 		on_eos(&r);		/* nothing may stay queued */
-	res->total_ms = (now() - t0) * 1e3;
-	getrusage(RUSAGE_SELF, &ru1);
 	zero_end(&r);
+	res->total_ms = (now() - t0) * 1e3;
+	tk0 = ticks() - tk0;
+	getrusage(RUSAGE_SELF, &ru1);
 	if (ret) {
 		snprintf(res->error, sizeof(res->error), "offset %" PRIu64
 			 ": %s", err.offset, r.error[0] ? r.error : err.msg);
@@ -488,7 +650,9 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 	}
 	if (r.error[0])
 		goto out;
-	res->zero_ms = r.zero_s * 1e3;
+	res->zero_ms = tk0 ? res->total_ms * (double)r.zero_ticks / (double)tk0 :
+			     0;
+	res->zero_runs = r.zero_runs;
 	res->syscalls = r.syscalls;
 	for (b = 0; b < layout->nr_blocks && r.h[b]; b++) {
 		struct sz_stats lst;
@@ -499,8 +663,16 @@ static void run_one(enum strategy s, int prefill, const uint8_t *stream,
 	res->syscalls -= r.lib_base_syscalls;	/* open and probe */
 	res->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
 	res->shmem_kb = meminfo_kb("Shmem") - shmem0;
+	res->huge_kb = meminfo_kb("ShmemHugePages") - huge0;
+	res->anon_kb = proc_kb("/proc/self/status", "RssAnon") - anon0;
 	res->alloc_kb = fstat(r.fd, &st) ? -1 : (long)(st.st_blocks / 2);
-	if (src && (ret = compare(&r, (unsigned int)src_block, src, res)))
+	if (in->synth)
+		ret = synth_compare(&r, in->synth, res);
+	else if (in->src)
+		ret = compare(&r, (unsigned int)in->src_block, in->src, res);
+	else
+		ret = 0;
+	if (ret)
 		fail(&r, ret, "compare");
 out:
 	if (r.error[0] && !res->error[0])
@@ -520,19 +692,25 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: sz-replay [OPTIONS] STREAM\n"
+"       sz-replay [OPTIONS] --synthetic SIZE,PERCENT\n"
 "Apply the RAM of a QEMU 7.2 migration stream file to a memfd as the QEMU\n"
 "destination does, once per strategy and pre-fill, and measure each run.\n"
 "\n"
+"  --synthetic SIZE,PERCENT  no file: one block of SIZE (K/M/G/T suffix)\n"
+"                    with PERCENT of its pages (random, fixed seed) holding\n"
+"                    data, the rest zero pages; contents are checked\n"
+"  --seed N          of the synthetic data pages (default 1)\n"
+"  --repeat N        run every strategy and pre-fill N times (default 1)\n"
 "  --strategy LIST   comma-separated, or \"all\" (default): stock,\n"
 "                    madvise-dontneed, punch, madv-remove, seek-data,\n"
-"                    mincore, lib, lib-fallback, skip\n"
+"                    mincore, lib, lib-fallback, lib-runs, skip\n"
 "  --prefill BYTE    pre-fill the destination with BYTE (0-255) first, as\n"
 "                    a reused destination; \"none\": empty; repeatable\n"
 "  --source FILE     the source's memory image of one block: count wrong\n"
 "                    pages (stale: still the pre-fill bytes)\n"
 "  --source-block N  the block FILE holds (default: the largest)\n"
 "  --batch N         libshmemzero batch (runs per ioctl; default 4096)\n"
-"  --json            one JSON object per run\n"
+"  --json            one JSON object per run (with its repetition)\n"
 "  --info            parse only, print the stream's summary\n"
 "\n"
 "Exit: 0 ok; 1 error (malformed stream: message with the byte offset);\n"
@@ -607,6 +785,68 @@ static void print_info(const struct szr_info *in)
 	       in->vmdesc ? "present" : "absent");
 }
 
+static void print_json(enum strategy s, const char *pf, unsigned int rep,
+		       const struct result *res, const struct szr_info *layout,
+		       bool checked)
+{
+	const char *e;
+
+	printf("{\"strategy\":\"%s\",\"prefill\":\"%s\",\"rep\":%u,"
+	       "\"expected_correct\":%s,", strategies[s].name, pf, rep,
+	       strategies[s].correct ? "true" : "false");
+	if (res->error[0]) {
+		printf("\"error\":\"");
+		for (e = res->error; *e; e++)
+			printf(*e == '"' || *e == '\\' ? "\\%c" : "%c", *e);
+		printf("\"}\n");
+		return;
+	}
+	printf("\"zero_ms\":%.3f,\"total_ms\":%.3f,\"syscalls\":%" PRIu64
+	       ",\"minor_faults\":%" PRIu64 ",\"shmem_kb\":%ld,"
+	       "\"alloc_kb\":%ld,\"zero_pages\":%" PRIu64 ",\"data_pages\":%"
+	       PRIu64 ",\"zero_runs\":%" PRIu64 ",\"shmem_huge_kb\":%ld,"
+	       "\"anon_kb\":%ld", res->zero_ms, res->total_ms, res->syscalls,
+	       res->faults, res->shmem_kb, res->alloc_kb, layout->zero_pages,
+	       layout->data_pages, res->zero_runs, res->huge_kb, res->anon_kb);
+	if (res->path)
+		printf(",\"lib_path\":\"%s\"", res->path);
+	if (checked)
+		printf(",\"compared_pages\":%" PRIu64 ",\"wrong_pages\":%"
+		       PRIu64 ",\"stale_pages\":%" PRIu64, res->compared,
+		       res->wrong, res->stale);
+	printf("}\n");
+}
+
+/* One line (a JSON object with json) per run. */
+static void print_run(enum strategy s, int prefill, unsigned int rep,
+		      const struct result *res, const struct szr_info *layout,
+		      bool json, bool checked)
+{
+	char pf[8];
+
+	snprintf(pf, sizeof(pf), prefill < 0 ? "none" : "0x%02x", prefill);
+	if (json) {
+		print_json(s, pf, rep, res, layout, checked);
+		return;
+	}
+	if (res->error[0]) {
+		printf("%-17s %7s error: %s\n", strategies[s].name, pf,
+		       res->error);
+		return;
+	}
+	printf("%-17s %7s %10.2f %10.2f %9" PRIu64 " %8" PRIu64 " %10.1f "
+	       "%10.1f", strategies[s].name, pf, res->zero_ms, res->total_ms,
+	       res->syscalls, res->faults, res->shmem_kb / 1024.0,
+	       res->alloc_kb / 1024.0);
+	if (checked)
+		printf(" %" PRIu64 "/%" PRIu64 " (%" PRIu64 ")%s", res->wrong,
+		       res->compared, res->stale,
+		       !res->wrong || strategies[s].correct ? "" :
+		       s == DONTNEED ? " expected: MADV_DONTNEED keeps the "
+		       "shmem page cache" : " expected: stale bytes never zeroed");
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -617,16 +857,21 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "info", no_argument, NULL, 'i' },
+		{ "synthetic", required_argument, NULL, 'y' },
+		{ "seed", required_argument, NULL, 'e' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool want[NR_STRATEGIES] = { false }, any = false, json = false;
 	bool info_only = false;
 	int prefills[16], nr_prefills = 0, src_block = -1, status = 0, c, i, k;
-	const char *source = NULL, *source_block = NULL;
-	unsigned int batch = 0;
-	size_t stream_len = 0, src_len = 0;
-	const uint8_t *stream, *src = NULL;
+	const char *source = NULL, *source_block = NULL, *synthetic = NULL;
+	unsigned int batch = 0, repeat = 1, rep;
+	uint64_t seed = 1;
+	size_t src_len = 0;
+	struct szr_synth synth;
+	struct input in = { .src_block = -1 };
 	struct szr_info layout;
 	struct szr_error err;
 	unsigned int b;
@@ -669,6 +914,17 @@ int main(int argc, char **argv)
 		case 'i':
 			info_only = true;
 			break;
+		case 'y':
+			synthetic = optarg;
+			break;
+		case 'e':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'r':
+			repeat = (unsigned int)strtoul(optarg, NULL, 0);
+			if (!repeat)
+				repeat = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -677,7 +933,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - (synthetic ? 0 : 1) || (synthetic && source)) {
 		usage(stderr);
 		return 2;
 	}
@@ -689,14 +945,24 @@ int main(int argc, char **argv)
 	if (!nr_prefills)
 		prefills[nr_prefills++] = -1;
 
-	stream = map_file(argv[optind], &stream_len);
-	if (!stream)
-		return 1;
-	/* First pass: validate, and learn the blocks to lay them out. */
-	if (szr_parse(stream, stream_len, NULL, NULL, &layout, &err)) {
-		fprintf(stderr, "sz-replay: %s: offset %" PRIu64 ": %s\n",
-			argv[optind], err.offset, err.msg);
-		return 1;
+	if (synthetic) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		if (szr_synth_init(&synth, synthetic, seed, (uint32_t)page))
+			return 2;
+		in.synth = &synth;
+		szr_synth_emit(&synth, NULL, NULL, &layout, &err);
+	} else {
+		in.stream = map_file(argv[optind], &in.stream_len);
+		if (!in.stream)
+			return 1;
+		/* First pass: validate, and learn the blocks to lay them out. */
+		if (szr_parse(in.stream, in.stream_len, NULL, NULL, &layout,
+			      &err)) {
+			fprintf(stderr, "sz-replay: %s: offset %" PRIu64 ": %s\n",
+				argv[optind], err.offset, err.msg);
+			return 1;
+		}
 	}
 	if (info_only) {
 		print_info(&layout);
@@ -714,8 +980,9 @@ int main(int argc, char **argv)
 				source_block);
 			return 1;
 		}
-		src = map_file(source, &src_len);
-		if (!src)
+		in.src = map_file(source, &src_len);
+		in.src_block = src_block;
+		if (!in.src)
 			return 1;
 		if (src_len != layout.blocks[src_block].length) {
 			fprintf(stderr, "sz-replay: %s has %zu bytes, block "
@@ -728,75 +995,28 @@ int main(int argc, char **argv)
 	if (!json)
 		printf("%-17s %7s %10s %10s %9s %8s %10s %10s %s\n", "strategy",
 		       "prefill", "zero_ms", "total_ms", "syscalls", "faults",
-		       "shmem_MiB", "alloc_MiB", src ? "wrong/compared (stale)" :
-		       "");
-	for (k = 0; k < nr_prefills; k++) {
-		for (i = 0; i < NR_STRATEGIES; i++) {
-			struct result res;
-			char pf[8];
+		       "shmem_MiB", "alloc_MiB", in.src || in.synth ?
+		       "wrong/compared (stale)" : "");
+	for (rep = 0; rep < repeat; rep++)
+		for (k = 0; k < nr_prefills; k++)
+			for (i = 0; i < NR_STRATEGIES; i++) {
+				struct result res;
 
-			if (!want[i])
-				continue;
-			run_one((enum strategy)i, prefills[k], stream,
-				stream_len, &layout, batch, src_block, src,
-				&res);
-			if (res.error[0])
-				status = 1;
-			else if (strategies[i].correct && res.wrong && !status)
-				status = 3;
-			snprintf(pf, sizeof(pf), prefills[k] < 0 ? "none" :
-				 "0x%02x", prefills[k]);
-			if (json) {
-				printf("{\"strategy\":\"%s\",\"prefill\":\"%s\","
-				       "\"expected_correct\":%s,",
-				       strategies[i].name, pf,
-				       strategies[i].correct ? "true" : "false");
-				if (res.error[0]) {
-					printf("\"error\":\"");
-					for (const char *e = res.error; *e; e++)
-						printf(*e == '"' || *e == '\\' ?
-						       "\\%c" : "%c", *e);
-					printf("\"}\n");
+				if (!want[i])
 					continue;
-				}
-				printf("\"zero_ms\":%.3f,\"total_ms\":%.3f,"
-				       "\"syscalls\":%" PRIu64 ",\"minor_faults\":%"
-				       PRIu64 ",\"shmem_kb\":%ld,\"alloc_kb\":%ld,"
-				       "\"zero_pages\":%" PRIu64 ",\"data_pages\":%"
-				       PRIu64, res.zero_ms, res.total_ms,
-				       res.syscalls, res.faults, res.shmem_kb,
-				       res.alloc_kb, layout.zero_pages,
-				       layout.data_pages);
-				if (res.path)
-					printf(",\"lib_path\":\"%s\"", res.path);
-				if (src)
-					printf(",\"compared_pages\":%" PRIu64
-					       ",\"wrong_pages\":%" PRIu64
-					       ",\"stale_pages\":%" PRIu64,
-					       res.compared, res.wrong, res.stale);
-				printf("}\n");
-				continue;
+				run_one((enum strategy)i, prefills[k], &in,
+					&layout, batch, &res);
+				if (res.error[0])
+					status = 1;
+				else if (strategies[i].correct && res.wrong &&
+					 !status)
+					status = 3;
+				print_run((enum strategy)i, prefills[k], rep,
+					  &res, &layout, json,
+					  in.src || in.synth);
 			}
-			if (res.error[0]) {
-				printf("%-17s %7s error: %s\n",
-				       strategies[i].name, pf, res.error);
-				continue;
-			}
-			printf("%-17s %7s %10.2f %10.2f %9" PRIu64 " %8" PRIu64
-			       " %10.1f %10.1f", strategies[i].name, pf,
-			       res.zero_ms, res.total_ms, res.syscalls,
-			       res.faults, res.shmem_kb / 1024.0,
-			       res.alloc_kb / 1024.0);
-			if (src)
-				printf(" %" PRIu64 "/%" PRIu64 " (%" PRIu64 ")%s",
-				       res.wrong, res.compared, res.stale,
-				       !res.wrong || strategies[i].correct ? "" :
-				       i == DONTNEED ? " expected: MADV_DONTNEED "
-				       "keeps the shmem page cache" :
-				       " expected: stale bytes never zeroed");
-			printf("\n");
-		}
-	}
+	if (synthetic)
+		szr_synth_free(&synth);
 	fflush(stdout);
 	return status;
 }

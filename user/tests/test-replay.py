@@ -129,7 +129,7 @@ def main():
                                     "lib-fallback", "skip"])
         malformed_test(d)
     else:
-        # the rest run on the host; make replay-bench runs them all here
+        # the rest run on the host; make bench runs them all in the VM
         strategies_test("vm", d, ["lib", "lib-fallback", "punch",
                                   "madvise-dontneed"])
     sys.exit(1 if failed else 0)
