@@ -288,8 +288,7 @@ def write_md(a, res, zero, scen, strats, frag, reclaim, query, limit, scale, fig
           limit.get("null syscall (getppid)"), 0))
     w("- Repetitions: %d per scenario (the 1 TiB scenario: 1), interleaved "
       "(every strategy once, then again); figures are medians, wrong pages the "
-      "maximum. Another engineer's QEMU builds and VMs shared the 2 host cores: "
-      "expect some noise.\n" % env["repeats"])
+      "maximum.\n" % env["repeats"])
     w("## Destination zero handling\n")
     w("`sz-replay` applies a migration stream to a fresh memfd with each strategy "
       "(see `user/replay/sz-replay.c`): synthetic 256 MiB streams whose data pages "
