@@ -766,8 +766,9 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 	/*
 	 * The time statistic only: local_clock() reads the TSC, where
 	 * ktime_get_ns() may read a slow clocksource (HPET in a TCG guest).
+	 * It is per CPU: a call that migrated may see the end before the start.
 	 */
-	u64 start = local_clock();
+	u64 start = local_clock(), end;
 	bool mode_valid = false;
 	u32 usize;
 	int ret;
@@ -819,7 +820,8 @@ out:
 	if (copy_to_user(uargs, &c.args, min_t(size_t, usize, sizeof(c.args))))
 		ret = -EFAULT;
 account:
-	sz_stats_account(&c.args, mode_valid, ret, local_clock() - start);
+	end = local_clock();
+	sz_stats_account(&c.args, mode_valid, ret, end > start ? end - start : 0);
 	return ret;
 }
 
