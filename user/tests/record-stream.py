@@ -16,10 +16,13 @@ Usage: record-stream.py OUTDIR   -> OUTDIR/stream, OUTDIR/source.img,
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "qemu", "tests"))
+from migrate import QMP  # noqa: E402  (one copy of the QMP client)
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 RAM_MIB = 256
@@ -38,35 +41,6 @@ def make_blob(path):
                 f.write(rng.randbytes(PAGE))
             else:
                 f.write(bytes(PAGE))
-
-
-class Qmp:
-    def __init__(self, path, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.file = self.sock.makefile("rw")
-        json.loads(self.file.readline())           # greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.file.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.file.flush()
-        while True:
-            msg = json.loads(self.file.readline())
-            if "event" in msg:
-                continue
-            if "error" in msg:
-                raise RuntimeError(f"{name}: {msg['error']}")
-            return msg["return"]
 
 
 def memfd_of(pid):
@@ -113,7 +87,7 @@ def main():
          "-qmp", f"unix:{sock},server=on,wait=off"],
         stdin=subprocess.DEVNULL)
     try:
-        qmp = Qmp(sock, 30)
+        qmp = QMP(sock, 30)
         qmp.cmd("migrate", uri=f"exec:cat > {stream}")
         deadline = time.monotonic() + 120
         while True:
