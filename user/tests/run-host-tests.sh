@@ -10,12 +10,25 @@ cd "$(dirname "$0")/../.."
 out=build/replay
 mkdir -p "$out"
 rc=0
+# Each runner is announced up front and before its results, so one that
+# dies before its plan is a failure (scripts/tally).
+runners=("user/tests/test_lib" "test-replay.py record" "test-replay.py host"
+	 "user/tests/test-install.sh" "user/tests/test-fuzz.sh" "valgrind")
+printf '# expect: %s\n' "${runners[@]}"
 
+echo "# producer: user/tests/test_lib"
 user/tests/test_lib || rc=1
+echo "# producer: test-replay.py record"
 /usr/bin/python3 user/tests/test-replay.py record "$out" || rc=1
+echo "# producer: test-replay.py host"
 /usr/bin/python3 user/tests/test-replay.py host "$out" || rc=1
+echo "# producer: user/tests/test-install.sh"
 user/tests/test-install.sh || rc=1
+echo "# producer: user/tests/test-fuzz.sh"
 user/tests/test-fuzz.sh || rc=1
+
+echo "# producer: valgrind"
+echo "1..2"
 
 vg=(valgrind --quiet --error-exitcode=99 --leak-check=full
     --errors-for-leak-kinds=definite,indirect)

@@ -7,6 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 rc=0
+# Announced up front and before their results (scripts/tally).
+printf '# expect: %s\n' "test_lib --require-module" "test-replay.py vm"
+echo "# producer: test_lib --require-module"
 user/tests/test_lib --require-module --quick || rc=1
+echo "# producer: test-replay.py vm"
 /usr/bin/python3 user/tests/test-replay.py vm build/replay || rc=1
 exit $rc

@@ -4,13 +4,19 @@
 # found earlier) replays cleanly, then FUZZ_SECONDS (default 45) of fuzzing
 # find no crash.  A crash leaves build/fuzz/artifacts/crash-*: fix the
 # parser, then keep the input as user/replay/corpus/crash-<what>.
+# TAP: the plan first, then one "ok - "/"not ok - " line per check.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-45}
 out=build/fuzz
+# The checks below, one result call each (a check that never reports counts
+# as a failure against this plan).
+plan=4
+echo "1..$plan"
 mkdir -p "$out/corpus" "$out/artifacts"
-rc=0
+rc=0 ran=0
 result() {	# result STATUS NAME [LOG]
+	ran=$((ran + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok - $2"
 	else
@@ -23,7 +29,15 @@ result() {	# result STATUS NAME [LOG]
 make -s -C user/replay fuzz >"$out/build.log" 2>&1
 result $? "fuzz: libFuzzer target builds (clang -fsanitize=fuzzer,address,undefined)" \
 	"$out/build.log" || true
-[ -x user/replay/fuzz_stream ] || exit 1
+if ! [ -x user/replay/fuzz_stream ]; then	# the rest cannot run
+	echo "# no user/replay/fuzz_stream: the checks that need it fail"
+	for name in "kept inputs (seeds, crashers) replay without a crash" \
+		"sz-replay --info on every kept input exits 0 or 1" \
+		"stream parser fuzzed ${secs} s, no crash, leak or hang"; do
+		result 1 "fuzz: $name"
+	done
+	exit 1
+fi
 
 corpus=(user/replay/corpus/seed-* user/replay/corpus/crash-*)
 corpus=($(ls -d "${corpus[@]}" 2>/dev/null))
@@ -54,4 +68,8 @@ if ls "$out"/artifacts/* >/dev/null 2>&1; then
 fi
 result $s "fuzz: stream parser fuzzed ${secs} s (${runs:-?} inputs), no crash, leak or hang" \
 	"$out/fuzz.log"
+if [ $ran != $plan ]; then
+	echo "# test-fuzz.sh: plan $plan but $ran checks ran: fix plan="
+	rc=1
+fi
 exit $rc

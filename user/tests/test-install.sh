@@ -2,13 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # make install of libshmemzero into a temporary PREFIX (and a DESTDIR
 # staging tree); pkg-config finds it; a program builds and links against
-# the shared and the static library and runs.
+# the shared and the static library and runs.  TAP: the plan first, then one
+# "ok - "/"not ok - " line per check.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# The checks below, one result call each (a check that never reports counts
+# as a failure against this plan).
+plan=10
+echo "1..$plan"
 tmp=$(mktemp -d /tmp/sz-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-rc=0
+rc=0 ran=0
 result() {	# result STATUS NAME [DETAIL]
+	ran=$((ran + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok - $2"
 	else
@@ -103,4 +109,8 @@ flags=$(PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/local/lib/pkgco
 	cc -o "$tmp/prog2" "$tmp/prog.c" $flags >/dev/null 2>&1 &&
 	LD_LIBRARY_PATH=$stage/usr/local/lib "$tmp/prog2" >/dev/null
 result $? "install: DESTDIR staging; pkg-config with the sysroot finds it ($flags)" "$log"
+if [ $ran != $plan ]; then
+	echo "# test-install.sh: plan $plan but $ran checks ran: fix plan="
+	rc=1
+fi
 exit $rc
