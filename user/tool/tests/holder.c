@@ -3,9 +3,12 @@
  * A stand-in for a running VM: a memfd of MIB MiB mapped shared, every page
  * populated by a read fault (the state stock QEMU leaves after a migration),
  * every 4th page holding data.  Prints "PID FD" and keeps writing to its
- * data pages through the mapping until SIGTERM (or SECONDS), remembering the
- * last value of each; then checks every data page holds its last value and
- * every other page reads zero.  Exit 0 if so.
+ * data pages through the mapping until SIGTERM (or SECONDS): each write
+ * stores a new value in one of the first 8 words of a data page, then in
+ * word 0, and the expected contents of those 8 words are remembered.  Then
+ * every byte of every page is checked: a data page holds its 8 remembered
+ * words and zeros after them, every other page is all zero.  Prints the
+ * number of wrong pages (and the first one); exit 0 if there are none.
  *
  * Usage: holder MIB SECONDS
  */
@@ -19,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define WORDS	8	/* words of a data page that are written */
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -31,14 +36,16 @@ int main(int argc, char **argv)
 {
 	size_t size = (argc > 1 ? atol(argv[1]) : 64) << 20;
 	int secs = argc > 2 ? atoi(argv[2]) : 5;
-	long page = sysconf(_SC_PAGESIZE), pages = size / page, bad = 0;
-	uint64_t *last = calloc(pages, sizeof(*last)), seq = 0;
+	long page = sysconf(_SC_PAGESIZE), pages = size / page, bad = 0, first = -1;
+	/* the expected first WORDS words of each page (0 for non-data pages) */
+	uint64_t (*want)[WORDS] = calloc(pages, sizeof(*want)), seq = 0;
+	uint64_t *expect = calloc(1, page);
 	time_t end;
 	char *m;
 	int fd;
 
 	fd = memfd_create("guest-ram", 0);
-	if (fd < 0 || ftruncate(fd, size) || !last)
+	if (fd < 0 || ftruncate(fd, size) || !want || !expect || pages < 4)
 		return 2;
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
@@ -48,8 +55,8 @@ int main(int argc, char **argv)
 
 		(void)c;
 		if (p % 4 == 0) {
-			last[p] = ++seq;
-			memcpy(m + p * page, &last[p], sizeof(seq));
+			want[p][0] = ++seq;
+			memcpy(m + p * page, &want[p][0], sizeof(seq));
 		}
 	}
 	signal(SIGTERM, on_term);
@@ -59,18 +66,23 @@ int main(int argc, char **argv)
 	end = time(NULL) + secs;
 	while (!stop && time(NULL) < end) {
 		long p = (random() % (pages / 4)) * 4;
+		unsigned int w = ++seq % WORDS;
 
-		last[p] = ++seq;
-		memcpy(m + p * page + (seq % 8) * 8, &last[p], sizeof(seq));
-		memcpy(m + p * page, &last[p], sizeof(seq));
+		want[p][w] = want[p][0] = seq;
+		memcpy(m + p * page + w * 8, &seq, sizeof(seq));
+		memcpy(m + p * page, &seq, sizeof(seq));
 	}
 	for (long p = 0; p < pages; p++) {
-		uint64_t v;
-
-		memcpy(&v, m + p * page, sizeof(v));
-		if (v != last[p])
+		memcpy(expect, want[p], sizeof(want[p]));
+		if (memcmp(m + p * page, expect, page)) {
+			if (first < 0)
+				first = p;
 			bad++;
+		}
 	}
-	printf("writes %llu, wrong pages %ld\n", (unsigned long long)seq, bad);
+	printf("writes %llu, wrong pages %ld", (unsigned long long)seq, bad);
+	if (bad)
+		printf(" (first: page %ld)", first);
+	printf("\n");
 	return bad ? 1 : 0;
 }

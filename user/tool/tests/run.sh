@@ -1,13 +1,19 @@
 #!/bin/bash
-# shmemzero(8) in the VM (module loaded, as root): one "ok - "/"not ok - "
-# line per check.  Usage: user/tool/tests/run.sh (from the repository root).
+# shmemzero(8) in the VM (module loaded, as root): a TAP plan, then one
+# "ok - "/"not ok - " line per check.  Usage: user/tool/tests/run.sh (from the
+# repository root).
 set -uo pipefail
 tool=user/tool/shmemzero
 holder=user/tool/tests/holder
-fails=0
+# The checks below, one t call each: the plan, printed first, so a check that
+# never reports counts as a failure.  Keep it equal to the number of t calls.
+plan=23
+echo "1..$plan"
+fails=0 ran=0
 t() {	# t NAME CMD...: pass when CMD succeeds
 	local name=$1
 	shift
+	ran=$((ran + 1))
 	if "$@"; then echo "ok - shmemzero: $name"; else echo "not ok - shmemzero: $name"; fails=$((fails + 1)); fi
 }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -31,7 +37,49 @@ $tool discard $f --offset 0 --length 1M >/dev/null
 s=$($tool stat --json)
 t "discard of 1 MiB frees 256 pages, counted" test "$(json "(d['pages']['freed_pages'], d['modes']['discard']['bytes'])" <<<"$s")" = "(256, 1048576)"
 t "stat table prints" sh -c "$tool stat | grep -q '^reclaim'"
-t "stat --watch prints twice" sh -c "timeout 3 $tool stat --json --watch 1 | wc -l | grep -qx 2 || [ \$(timeout 2.5 $tool stat --json --watch 1 | wc -l) -ge 2 ]"
+# --watch 2: reads two lines as they come (a hang fails after 30 s, no retry).
+# sleep(2) between them means >= 2 s from the start and, unless this reader
+# stalls a whole second, >= 1 s between their arrivals; and it keeps going.
+watch_check() {
+	python3 - "$tool" <<'PY'
+import json, signal, subprocess, sys, time
+def hang(*_):
+    raise TimeoutError("no second line within 30 s")
+signal.signal(signal.SIGALRM, hang)
+signal.alarm(30)
+t0 = time.monotonic()
+p = subprocess.Popen([sys.argv[1], "stat", "--json", "--watch", "2"],
+                     stdout=subprocess.PIPE, text=True)
+why = []
+try:
+    l1 = p.stdout.readline(); t1 = time.monotonic()
+    l2 = p.stdout.readline(); t2 = time.monotonic()
+    signal.alarm(0)
+    for n, l in (1, l1), (2, l2):
+        try:
+            if "modes" not in json.loads(l):
+                why.append(f"line {n} has no counters: {l!r}")
+        except ValueError:
+            why.append(f"line {n} is not JSON: {l!r}")
+    if t2 - t1 < 1.0 or t2 - t0 < 2.0:
+        why.append(f"second line {t2 - t1:.2f} s after the first, "
+                   f"{t2 - t0:.2f} s after the start: not every 2 s")
+    try:
+        p.wait(timeout=0.5)
+        why.append(f"exited ({p.returncode}) after two lines")
+    except subprocess.TimeoutExpired:
+        pass
+except TimeoutError as e:
+    why.append(str(e))
+finally:
+    p.kill()
+    p.wait()
+for w in why:
+    print(f"# stat --watch: {w}")
+sys.exit(1 if why else 0)
+PY
+}
+t "stat --json --watch 2 repeats: JSON lines 2 s apart, still running" watch_check
 
 # RESET needs CAP_SYS_ADMIN.
 nobody $tool reset 2>/tmp/err; rc=$?
@@ -97,4 +145,8 @@ $tool reclaim $f 2>/tmp/err2; rc2=$?
 insmod "$SHMEM_ZERO_KO"
 t "module not loaded: exit 3 (stat and reclaim)" sh -c "[ $rc1 = 3 ] && [ $rc2 = 3 ] && grep -q 'not loaded' /tmp/err && grep -q 'not loaded' /tmp/err2"
 rm -f $f /var/tmp/sz-not-tmpfs
+if [ $ran != $plan ]; then
+	echo "# run.sh: plan $plan but $ran checks ran: fix plan="
+	fails=$((fails + 1))
+fi
 exit $((fails > 0))
