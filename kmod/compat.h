@@ -20,16 +20,21 @@ static inline bool sz_folio_try_get(struct folio *folio)
 }
 
 /*
- * Remove a locked page cache folio (truncate_inode_folio()); 0 on success.
- * 6.8 replaced generic_error_remove_page() by generic_error_remove_folio().
+ * Mappings (PTEs and PMDs) of a page cache folio, each of which holds a
+ * folio reference; -1 where a module cannot tell.  From 6.10 a large
+ * folio keeps its mapcount in one field and folio_mapcount() is an inline
+ * reading it; before, a large folio's count was computed out of line, in
+ * code that is not exported (6.1: folio_mapcount() in mm/util.c), and only
+ * a small folio's own _mapcount can be read.
  */
-static inline int sz_remove_folio(struct address_space *mapping,
-				  struct folio *folio)
+static inline int sz_folio_mapcount(struct folio *folio)
 {
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
-	return generic_error_remove_page(mapping, &folio->page);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	return folio_mapcount(folio);
 #else
-	return generic_error_remove_folio(mapping, folio);
+	if (folio_test_large(folio))
+		return -1;
+	return atomic_read(&folio->_mapcount) + 1;
 #endif
 }
 

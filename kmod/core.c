@@ -217,31 +217,107 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 }
 
 /*
- * RECLAIM one folio: remove it if every byte is zero and nobody else can
- * see or write it, while faults, write(2) and GUP may race.
- *
- * Every path that maps a page cache folio or writes to it takes the folio
- * lock and then re-checks folio->mapping: shmem_fault() (FGP_LOCK), fault-
- * around (trylock), shmem_write_begin(), userfaultfd CONTINUE.  fork() and
- * mremap() copy only existing PTEs.  So with the folio locked and unmapped
- * from every mapping, no new PTE can appear and no write(2) can start.
- * Writers that already hold it some other way hold a reference: a GUP pin
- * (folio_maybe_dma_pinned), a GUP reference taken through a PTE before the
- * unmap, a KVM mapping (its MMU notifier fired in the unmap and dropped it),
- * a zap still gathering the PTE.  With exactly the page cache's references
- * and ours left, the content compared under the lock is final, and the
- * folio is removed still locked.  A reference taken after the check is a
- * speculative page cache lookup (read(2), splice): those readers lock the
- * folio and re-check ->mapping before they write.  Lock order: folio lock,
- * then i_mmap_rwsem (in the unmap), as in truncation.  A folio still in a
- * per-CPU LRU batch holds the batch's reference and counts as busy.
+ * Put the dirty bit that sz_reclaim_entry() took back on a folio that
+ * invalidate_mapping_pages() kept: it may have been written since without
+ * being marked dirty (a write through a pin; udmabuf never marks its pages
+ * dirty), and a clean shmem folio is one that reclaim may drop.  Only the
+ * folio still in the slot is touched; a folio that took its place was never
+ * cleaned.  The lookup reference and the folio lock keep it from being
+ * truncated under folio_mark_dirty().
  */
-static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
+static void sz_redirty(struct address_space *mapping, struct folio *cleaned,
+		       pgoff_t index)
+{
+	pgoff_t pos = index;
+	unsigned long nr;
+	void *entry = sz_next_entry(mapping, &pos, index + 1, &nr);
+
+	if (!entry || xa_is_value(entry))
+		return;
+	if (entry == cleaned) {
+		folio_lock(cleaned);
+		if (cleaned->mapping == mapping)
+			folio_mark_dirty(cleaned);
+		folio_unlock(cleaned);
+	}
+	folio_put(entry);
+}
+
+/*
+ * RECLAIM one folio: remove it if every byte is zero and nobody else can
+ * see or write it, while faults, write(2) and lockless page cache users
+ * race: GUP-fast, filemap_get_folios*() and memfd_pin_folios() (udmabuf),
+ * splice, read(2), KVM.
+ *
+ * 1. Unlocked filter: a folio with data stays without taking the lock.
+ * 2. folio_trylock(); still this file's, not under writeback, not in the
+ *    swap cache, not mlocked, not DMA-pinned.
+ * 3. Before unmapping: the references must be the page cache's (nr), ours
+ *    and one per mapping (PTE or PMD).  Anything more (a pin, a GUP or KVM
+ *    reference, an LRU batch, a reader) keeps the folio, so it is counted
+ *    busy and left mapped: its PTEs and KVM's SPTEs are not zapped for
+ *    nothing on every pass.  (Before 6.10 a large folio's mapcount cannot
+ *    be read, see sz_folio_mapcount(): such a folio is unmapped first.)
+ * 4. unmap_mapping_pages(): every PTE goes (a dirty PTE dirties the folio),
+ *    MMU notifiers make KVM drop its SPTEs.  Then no mapping and exactly
+ *    nr + 1 references must be left.
+ * 5. Compare again.  With the folio locked and unmapped, a writer must
+ *    either take the folio lock (fault, fault-around, write(2), fallocate,
+ *    userfaultfd CONTINUE: they re-check ->mapping after locking) or hold a
+ *    reference (step 4 saw none), so this content is final for now.
+ * 6. folio_clear_dirty_for_io(): the folio reads as a hole would, so it
+ *    may be clean; shmem has no writeback accounting, this only clears
+ *    PG_dirty (as vmscan's pageout() does before shmem_writepage()).
+ * 7. Unlock, drop our reference, invalidate_mapping_pages() over exactly
+ *    the folio's indices: find_lock_entries() trylocks it,
+ *    mapping_evict_folio() refuses it dirty, under writeback or with more
+ *    than nr + 1 references (the page cache's and the lookup's, so mapped
+ *    or pinned), and remove_mapping() freezes the refcount at nr + 1 under
+ *    the i_pages lock, then tests PG_dirty, then deletes it from the page
+ *    cache without a shadow entry: __remove_mapping(), as vmscan does.
+ *    shmem's swap entries in the range are left alone (shmem_mapping()).
+ * 8. If the folio is still in the file and step 6 found it dirty, it is
+ *    marked dirty again (sz_redirty()).
+ *
+ * Between 6 and the freeze in 7 the folio is unlocked, clean and unmapped.
+ * A writer that locks it (5) either dirties it before the trylock, and it
+ * stays, or finds ->mapping cleared and allocates a new folio.  A fault
+ * that maps it adds a reference: the freeze fails; a PTE zapped before the
+ * freeze moved its dirty bit to the folio: PG_dirty is tested after the
+ * freeze.  A lockless user that takes a reference (folio_try_get()) before
+ * the freeze makes it fail, and keeps the folio in the file whatever it
+ * does with it later; one that comes after finds the refcount frozen at 0,
+ * retries the xarray and finds the hole or a new folio.  A reference taken
+ * and dropped entirely inside the window is a reader's (read(2), splice,
+ * filemap_get_folios()) or a pinner's that marks the folio dirty before it
+ * unpins (set_page_dirty_lock(), unpin_user_pages_dirty_lock()), which the
+ * dirty test after the freeze sees.  The exception is a pinner that writes
+ * and never marks dirty: udmabuf (its pages are mapped by PFN, released by
+ * unpin_folio()).  A udmabuf created, written through and destroyed inside
+ * the window loses that write, as it does to vmscan whenever its folio is
+ * clean (every folio memfd_pin_folios() allocates is); RECLAIM widens that
+ * to the zero folios it cleaned, for the length of one
+ * invalidate_mapping_pages() call.
+ *
+ * A folio that took our folio's place in the window (ours truncated, swapped
+ * out or collapsed) is evicted only if it is clean, unused and unmapped,
+ * which vmscan and drop_caches evict too: shmem marks dirty every folio
+ * whose content must be kept (write_end, fallocate, swap-in, dirty PTEs,
+ * GUP with FOLL_WRITE).
+ *
+ * Locks: folio lock, then i_mmap_rwsem (in the unmap), as in truncation;
+ * none held across invalidate_mapping_pages(), which takes the folio lock
+ * (trylock), i_lock and the i_pages lock itself.  No i_rwsem.
+ */
+static int sz_reclaim_entry(struct sz_call *c, void **entryp, pgoff_t first,
 			    unsigned long nr, bool whole)
 {
+	void *entry = *entryp;
 	struct folio *folio = entry;
 	u64 *count = &c->args.busy_pages;
-	unsigned long data;
+	unsigned long data, removed;
+	bool cleaned;
+	int mapcount;
 
 	if (xa_is_value(entry)) {
 		c->args.swap_pages += nr;
@@ -256,11 +332,12 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 	 * its zero pages, like those of a folio partly in range, are busy.
 	 */
 	data = sz_data_pages(folio, first, nr);
-	if (data || !whole) {
+	if (data || !whole || first != folio->index) {
 		c->args.data_pages += data;
 		c->args.busy_pages += nr - data;
 		return 0;
 	}
+	/* [first, first + nr) is the whole folio */
 	if (!folio_trylock(folio))
 		goto out;
 	if (folio->mapping != c->mapping || folio_test_writeback(folio) ||
@@ -270,8 +347,12 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 		count = &c->args.pinned_pages;
 		goto unlock;
 	}
+	/* Nothing but the page cache, us and the mappings, before unmapping. */
+	mapcount = sz_folio_mapcount(folio);
+	if (mapcount >= 0 && folio_ref_count(folio) - mapcount != nr + 1)
+		goto unlock;
 	if (folio_mapped(folio))
-		unmap_mapping_pages(c->mapping, folio->index, nr, false);
+		unmap_mapping_pages(c->mapping, first, nr, false);
 	if (folio_mapped(folio) || folio_ref_count(folio) != nr + 1)
 		goto unlock;
 	data = sz_data_pages(folio, first, nr);
@@ -280,8 +361,25 @@ static int sz_reclaim_entry(struct sz_call *c, void *entry, pgoff_t first,
 		nr -= data;		/* the rest are busy */
 		goto unlock;
 	}
-	if (!sz_remove_folio(c->mapping, folio))
-		count = &c->args.freed_pages;
+	cleaned = folio_clear_dirty_for_io(folio);
+	folio_unlock(folio);
+	/* Our reference would fail the freeze: the caller has none to put. */
+	*entryp = NULL;
+	folio_put(folio);
+	removed = invalidate_mapping_pages(c->mapping, first, first + nr - 1);
+	/*
+	 * Removed if the count covers it and its slot is a hole now (the
+	 * count also takes in swap entries in the range, which stay).  The
+	 * folio pointer is only compared from here on.
+	 */
+	if (removed >= nr && !xa_load(&c->mapping->i_pages, first)) {
+		c->args.freed_pages += nr;
+		return 0;
+	}
+	if (cleaned)
+		sz_redirty(c->mapping, folio, first);
+	c->args.busy_pages += nr;
+	return 0;
 unlock:
 	folio_unlock(folio);
 out:
@@ -290,8 +388,11 @@ out:
 }
 
 /*
- * Lock a referenced folio that is still in the file, with i_rwsem held (so
- * it can only have left by swap-out).  -EAGAIN: look the index up again.
+ * Lock a referenced folio that is still in the file.  i_rwsem, which the
+ * callers hold, keeps truncation, punch-hole and write(2) out, but not
+ * what removes folios without it: swap-out, vmscan dropping a clean folio,
+ * migration and khugepaged (which replace it), a RECLAIM call (which takes
+ * no i_rwsem).  -EAGAIN: it left; look the index up again.
  */
 static int sz_lock_folio(struct sz_call *c, struct folio *folio)
 {
@@ -360,25 +461,26 @@ static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
 	return 0;
 }
 
-static int sz_entry(struct sz_call *c, void *entry, pgoff_t first,
+/* *entryp is set to NULL when the mode dropped the folio reference itself. */
+static int sz_entry(struct sz_call *c, void **entryp, pgoff_t first,
 		    unsigned long nr, bool whole)
 {
 	switch (c->args.mode) {
 	case SHMEM_ZERO_MODE_QUERY:
-		return sz_query_entry(c, entry, first, nr, whole);
+		return sz_query_entry(c, *entryp, first, nr, whole);
 	case SHMEM_ZERO_MODE_RECLAIM:
-		return sz_reclaim_entry(c, entry, first, nr, whole);
+		return sz_reclaim_entry(c, entryp, first, nr, whole);
 	default:
-		return sz_zero_entry(c, entry, first, nr, whole);
+		return sz_zero_entry(c, *entryp, first, nr, whole);
 	}
 }
 
 /*
  * Visit [index, end): count holes (and map them), and hand each entry to the
- * mode's sz_*_entry() with a reference held on a folio; pages [first, first +
- * nr) of the entry are in range, all of it if @whole.  -EAGAIN from it: look
- * the same index up again (the entry changed under it).  *done: pages
- * visited so far, for EINTR.
+ * mode's sz_*_entry() with a reference held on a folio (dropped here unless
+ * the mode dropped it itself); pages [first, first + nr) of the entry are in
+ * range, all of it if @whole.  -EAGAIN from it: look the same index up again
+ * (the entry changed under it).  *done: pages visited so far, for EINTR.
  */
 static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			  pgoff_t *done)
@@ -401,9 +503,9 @@ static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			break;
 		index = first;
 		*done = index - start;
-		ret = sz_entry(c, entry, first, min(pos + nr, end) - first,
+		ret = sz_entry(c, &entry, first, min(pos + nr, end) - first,
 			       pos >= start && pos + nr <= end);
-		if (!xa_is_value(entry))
+		if (entry && !xa_is_value(entry))
 			folio_put(entry);
 		if (ret == -EAGAIN)
 			continue;
@@ -708,9 +810,32 @@ static int sz_check_file(struct sz_call *c)
 	return 0;
 }
 
-static int sz_run(struct sz_call *c)
+/*
+ * RECLAIM's page cache removals lower mapping->nrpages and free the folios
+ * (memcg uncharged, NR_SHMEM and NR_FILE_PAGES lowered) but, as for folios
+ * vmscan drops, leave shmem's own accounting until shmem_recalc_inode()
+ * notices: info->alloced, i_blocks, the tmpfs size= limit (used_blocks),
+ * tmpfs quotas (6.6+) and, files being VM_NORESERVE, Committed_AS.  Nothing
+ * exported calls it directly (shmem_charge() and shmem_uncharge() are not
+ * exported, on 6.1 and on 6.12).  The exported paths that reach it are
+ * shmem_truncate_range() (it sets mtime and ctime, and on 6.12 bumps
+ * i_version), page allocation in the file (shmem_read_mapping_page_gfp(),
+ * shmem_get_folio() on 6.12: they fill holes) and shmem's ->getattr, which
+ * reconciles before it reports st_blocks and changes nothing else.  So the
+ * accounting is settled through ->getattr, by vfs_getattr_nosec(): without
+ * the LSM getattr hook, which could refuse or audit a stat the caller never
+ * made; shmem_getattr() cannot fail.
+ */
+static void sz_recalc(struct sz_call *c)
 {
 	struct kstat stat;
+
+	vfs_getattr_nosec(&c->file->f_path, &stat, STATX_BLOCKS,
+			  AT_STATX_SYNC_AS_STAT);
+}
+
+static int sz_run(struct sz_call *c)
+{
 	u64 pages = 0;
 	int ret;
 
@@ -728,13 +853,8 @@ static int sz_run(struct sz_call *c)
 	if (c->args.mode == SHMEM_ZERO_MODE_RECLAIM) {
 		/* Folio locks only: writers to the file are not held up. */
 		ret = sz_pass(c, NULL);
-		/*
-		 * shmem reconciles its block accounting with the page cache
-		 * lazily (shmem_recalc_inode()); its getattr makes it do so.
-		 */
 		if (c->args.freed_pages)
-			vfs_getattr(&c->file->f_path, &stat, STATX_BLOCKS,
-				    AT_STATX_SYNC_AS_STAT);
+			sz_recalc(c);
 		return ret;
 	}
 

@@ -17,10 +17,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 
 #include <linux/io_uring.h>
+#include <linux/udmabuf.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -668,6 +671,60 @@ TEST_F(sz, reclaim_skips_pinned)
 	close(fd);
 }
 
+/*
+ * shmem's own accounting is settled when RECLAIM returns, not at the next
+ * stat: on a tmpfs with a size= limit the blocks RECLAIM freed are free
+ * again in statfs (sbinfo->used_blocks) before the file is stat'ed, and
+ * RECLAIM leaves mtime and ctime alone.
+ */
+TEST_F(sz, reclaim_accounting)
+{
+	const uint64_t n = 2048, nd = 16;
+	char dir[] = "/tmp/sz-acct-XXXXXX", path[64];
+	struct shmem_zero_args a;
+	struct statvfs v0, v1;
+	struct stat s0, s1;
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64m")) {
+		rmdir(dir);
+		SKIP(return, "mount tmpfs: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, n * PG));
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 0, NULL));	/* zeros, written */
+	ASSERT_EQ(0, fill_pages(fd, 0, nd, 1, NULL));	/* and some data */
+	ASSERT_EQ(0, fstat(fd, &s0));
+	ASSERT_EQ(0, statvfs(dir, &v0));
+	EXPECT_EQ(n, (uint64_t)(v0.f_blocks - v0.f_bfree) * v0.f_frsize / PG);
+
+	usleep(20000);			/* a changed time would differ */
+	lru_flush();
+	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, n, &a));
+	EXPECT_COUNTS(a, 0, 0, nd, 0, 0, n - nd, 0, 0, 0);
+	/* statfs first: no stat of the file in between */
+	ASSERT_EQ(0, statvfs(dir, &v1));
+	EXPECT_EQ(nd, (uint64_t)(v1.f_blocks - v1.f_bfree) * v1.f_frsize / PG)
+		TH_LOG("tmpfs used %llu pages before RECLAIM, %llu after, %llu data pages",
+		       (unsigned long long)((v0.f_blocks - v0.f_bfree) * v0.f_frsize / PG),
+		       (unsigned long long)((v1.f_blocks - v1.f_bfree) * v1.f_frsize / PG),
+		       (unsigned long long)nd);
+	ASSERT_EQ(0, fstat(fd, &s1));
+	EXPECT_EQ(BLK(nd), (long long)s1.st_blocks);
+	EXPECT_TRUE(s0.st_mtim.tv_sec == s1.st_mtim.tv_sec &&
+		    s0.st_mtim.tv_nsec == s1.st_mtim.tv_nsec) TH_LOG("mtime changed");
+	EXPECT_TRUE(s0.st_ctim.tv_sec == s1.st_ctim.tv_sec &&
+		    s0.st_ctim.tv_nsec == s1.st_ctim.tv_nsec) TH_LOG("ctime changed");
+	EXPECT_PAGES(fd, 0, nd, 1);
+	EXPECT_PAGES(fd, nd, n - nd, 0);
+	close(fd);
+	EXPECT_EQ(0, umount(dir));
+	rmdir(dir);
+}
+
 /* ------------------------------------------------------------------ */
 /* RECLAIM racing with writers: no write is ever lost                   */
 /* ------------------------------------------------------------------ */
@@ -1014,6 +1071,263 @@ TEST_F_TIMEOUT(sz, reclaim_stress, 60)
 TEST_F_TIMEOUT(sz, reclaim_stress_pinned, 60)
 {
 	reclaim_stress(_metadata, self->dev, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* RECLAIM racing with udmabuf: a pin taken without the folio lock      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * memfd_pin_folios() (6.11+, behind UDMABUF_CREATE) finds folios with a
+ * lockless page cache lookup and pins them, without the folio lock and
+ * without a PTE.  If RECLAIM removes a folio in the instant udmabuf pins
+ * it, the dma-buf keeps an orphan page: later writes to the file go to a
+ * new page the dma-buf never sees (virtio-gpu blob resources on memfd
+ * guest RAM).  Here a writer flips pages of the memfd between zero and
+ * data, RECLAIM runs again and again (mostly over the range the next
+ * udmabuf takes, which is faulted in just before, so that RECLAIM is busy
+ * there when the pin comes), and udmabufs come and go over random ranges;
+ * each is checked page by page, under the page's record lock: it maps what
+ * pread() reads, a store through the memfd mapping shows in the dma-buf,
+ * and a store through the dma-buf shows in pread().  6.1 has no udmabuf
+ * (CONFIG_UDMABUF unset): skipped.
+ */
+#define UB_PAGES	1024ULL		/* 4 MiB */
+#define UB_LEN		32ULL		/* pages per udmabuf */
+#define UB_SECONDS	20.0
+
+struct ub {
+	int dev, fd, udev;
+	char *m;
+	struct sx_rec *rec;
+	atomic_int stop;
+	atomic_ullong hot;			/* the next udmabuf's first page */
+	atomic_ulong writes, calls, freed, pinned, created, create_err;
+	atomic_ulong orphans, unseen, unseen_file, lost, errors;
+	atomic_llong bad_page;
+	int last_err;
+};
+
+static void ub_bad(struct ub *u, atomic_ulong *what, uint64_t p)
+{
+	long long none = -1;
+
+	atomic_compare_exchange_strong(&u->bad_page, &none, (long long)p);
+	atomic_fetch_add(what, 1);
+}
+
+/* Flip random pages between all zero and one non-zero word. */
+static void *ub_writer(void *arg)
+{
+	struct ub *u = arg;
+	uint64_t seed = 0x5eed0fdabbadULL, seq = 0;
+
+	while (!atomic_load_explicit(&u->stop, memory_order_relaxed)) {
+		uint64_t p = rnd(&seed) % UB_PAGES, v;
+		struct sx_rec *r = &u->rec[p];
+		volatile uint64_t *q = (volatile uint64_t *)(u->m + p * PG);
+
+		pthread_mutex_lock(&r->mu);
+		if (r->val && q[r->word] != r->val)
+			ub_bad(u, &u->lost, p);
+		if (r->val)
+			q[r->word] = 0;
+		if (rnd(&seed) % 2) {
+			v = 0x7700000000000000ULL | ++seq;
+			r->word = rnd(&seed) % SX_WORDS;
+			q[r->word] = v;
+			r->val = v;
+		} else {
+			r->val = 0;
+		}
+		pthread_mutex_unlock(&r->mu);
+		/* leave the two CPUs to RECLAIM and udmabuf most of the time */
+		if (atomic_fetch_add_explicit(&u->writes, 1, memory_order_relaxed) % 64 == 63)
+			usleep(1000);
+	}
+	return NULL;
+}
+
+static void *ub_reclaimer(void *arg)
+{
+	struct ub *u = arg;
+	struct shmem_zero_args a;
+	int e;
+
+	for (unsigned long i = 0; !atomic_load(&u->stop); i++) {
+		/* mostly where the next udmabuf goes, now and then all */
+		if (i % 64)
+			e = sz_pages(u->dev, u->fd, RECLAIM, atomic_load(&u->hot),
+				     UB_LEN, &a);
+		else
+			e = sz_pages(u->dev, u->fd, RECLAIM, 0, UB_PAGES, &a);
+		atomic_fetch_add(&u->calls, 1);
+		if (e) {
+			u->last_err = e;
+			atomic_fetch_add(&u->errors, 1);
+			continue;
+		}
+		atomic_fetch_add(&u->freed, a.freed_pages);
+		atomic_fetch_add(&u->pinned, a.pinned_pages);
+	}
+	return NULL;
+}
+
+/*
+ * Check the udmabuf @b over pages [first, first + UB_LEN) of the file,
+ * one page at a time under its record lock (the writer is held off it).
+ */
+static void ub_check(struct ub *u, const char *b, uint64_t first, uint64_t *seq)
+{
+	static char page[PG] __attribute__((aligned(4096)));
+
+	for (uint64_t i = 0; i < UB_LEN; i++) {
+		uint64_t p = first + i, v = 0x6600000000000000ULL | ++*seq, got = 0;
+		volatile uint64_t *qb = (volatile uint64_t *)(b + i * PG);
+		volatile uint64_t *qm = (volatile uint64_t *)(u->m + p * PG);
+		struct sx_rec *r = &u->rec[p];
+		uint32_t w = (r->word + 1) % SX_WORDS;
+
+		pthread_mutex_lock(&r->mu);
+		/* the dma-buf maps what the file holds */
+		if (pread(u->fd, page, PG, p * PG) != (ssize_t)PG)
+			ub_bad(u, &u->errors, p);
+		else if (memcmp(page, b + i * PG, PG))
+			ub_bad(u, &u->orphans, p);
+		/* a store to the file (the guest) is seen by the dma-buf */
+		qm[w] = v;
+		if (qb[w] != v)
+			ub_bad(u, &u->unseen, p);
+		qm[w] = 0;
+		/* a store through the dma-buf (the device) lands in the file */
+		qb[w] = v;
+		if (pread(u->fd, &got, 8, p * PG + w * 8) != 8 || got != v)
+			ub_bad(u, &u->unseen_file, p);
+		qb[w] = 0;
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
+TEST_F_TIMEOUT(sz, reclaim_udmabuf, 120)
+{
+	struct ub u = { .dev = self->dev };
+	uint64_t seed = 0xdab0f00dULL, seq = 0, lost = 0, stray = 0;
+	pthread_mutexattr_t ma;
+	struct shmem_zero_args a;
+	pthread_t wt, rt;
+	double t0;
+
+	u.udev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (u.udev < 0)
+		SKIP(return, "no /dev/udmabuf (CONFIG_UDMABUF): %s", strerror(errno));
+	u.fd = memfd("udmabuf", UB_PAGES * PG, MFD_ALLOW_SEALING);
+	ASSERT_LE(0, u.fd);
+	ASSERT_EQ(0, fcntl(u.fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	u.m = mmap(NULL, UB_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, u.fd, 0);
+	ASSERT_NE(MAP_FAILED, u.m);
+	u.rec = calloc(UB_PAGES, sizeof(*u.rec));
+	ASSERT_NE(NULL, u.rec);
+	pthread_mutexattr_init(&ma);
+	for (uint64_t p = 0; p < UB_PAGES; p++)
+		ASSERT_EQ(0, pthread_mutex_init(&u.rec[p].mu, &ma));
+	atomic_store(&u.bad_page, -1);
+
+	ASSERT_EQ(0, pthread_create(&wt, NULL, ub_writer, &u));
+	ASSERT_EQ(0, pthread_create(&rt, NULL, ub_reclaimer, &u));
+	t0 = now_s();
+	while (now_s() - t0 < UB_SECONDS) {
+		uint64_t first = rnd(&seed) % (UB_PAGES / UB_LEN) * UB_LEN;
+		struct udmabuf_create c = {
+			.memfd = u.fd, .flags = UDMABUF_FLAGS_CLOEXEC,
+			.offset = first * PG, .size = UB_LEN * PG,
+		};
+		volatile char sink;
+		char *b;
+		int buf;
+
+		/*
+		 * Fault the range in (zero pages, mapped), so that RECLAIM is
+		 * busy unmapping and freeing them when udmabuf pins them.
+		 */
+		atomic_store(&u.hot, first);
+		for (uint64_t p = first; p < first + UB_LEN; p++)
+			sink = u.m[p * PG + 8];
+		(void)sink;
+		buf = ioctl(u.udev, UDMABUF_CREATE, &c);
+		if (buf < 0) {
+			u.last_err = errno;
+			atomic_fetch_add(&u.create_err, 1);
+			continue;
+		}
+		atomic_fetch_add(&u.created, 1);
+		b = mmap(NULL, UB_LEN * PG, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+		if (b == MAP_FAILED) {
+			u.last_err = errno;
+			atomic_fetch_add(&u.errors, 1);
+		} else {
+			/* let the writer and RECLAIM at the pinned pages a while */
+			usleep(rnd(&seed) % 2000);
+			ub_check(&u, b, first, &seq);
+			munmap(b, UB_LEN * PG);
+		}
+		close(buf);
+	}
+	atomic_store(&u.stop, 1);
+	pthread_join(wt, NULL);
+	pthread_join(rt, NULL);
+
+	/* every page is its last write, through pread and the mapping */
+	for (uint64_t p = 0; p < UB_PAGES; p++) {
+		const uint64_t *q = (const uint64_t *)iobuf;
+
+		ASSERT_EQ((ssize_t)PG, pread(u.fd, iobuf, PG, p * PG));
+		for (uint32_t i = 0; i < SX_WORDS; i++) {
+			if (u.rec[p].val && i == u.rec[p].word)
+				lost += q[i] != u.rec[p].val;
+			else
+				stray += q[i] != 0;
+		}
+		lost += memcmp(iobuf, u.m + p * PG, PG) != 0;
+	}
+	TH_LOG("%.1f s: %lu udmabufs of %llu pages (%lu failed: %s), %lu writes, "
+	       "%lu RECLAIM calls: %lu pages freed, %lu pinned",
+	       now_s() - t0, (unsigned long)atomic_load(&u.created),
+	       (unsigned long long)UB_LEN, (unsigned long)atomic_load(&u.create_err),
+	       strerror(u.last_err), (unsigned long)atomic_load(&u.writes),
+	       (unsigned long)atomic_load(&u.calls), (unsigned long)atomic_load(&u.freed),
+	       (unsigned long)atomic_load(&u.pinned));
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.orphans))
+		TH_LOG("udmabuf pages that differ from the file (orphans); the first bad page %lld",
+		       (long long)atomic_load(&u.bad_page));
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.unseen))
+		TH_LOG("stores to the memfd the udmabuf did not see; the first bad page %lld",
+		       (long long)atomic_load(&u.bad_page));
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.unseen_file))
+		TH_LOG("stores through the udmabuf the file did not get; the first bad page %lld",
+		       (long long)atomic_load(&u.bad_page));
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.lost))
+		TH_LOG("writes lost during the run; the first bad page %lld",
+		       (long long)atomic_load(&u.bad_page));
+	EXPECT_EQ(0ULL, lost) TH_LOG("writes lost at the end");
+	EXPECT_EQ(0ULL, stray) TH_LOG("stray non-zero words at the end");
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.errors))
+		TH_LOG("RECLAIM, mmap or pread failed: %s", strerror(u.last_err));
+	/* it really raced: udmabufs came and went, pages were freed */
+	EXPECT_LT(100UL, (unsigned long)atomic_load(&u.created));
+	EXPECT_EQ(0UL, (unsigned long)atomic_load(&u.create_err))
+		TH_LOG("UDMABUF_CREATE: %s", strerror(u.last_err));
+	EXPECT_LT(0UL, (unsigned long)atomic_load(&u.freed));
+	EXPECT_LT(0UL, (unsigned long)atomic_load(&u.pinned));
+
+	/* quiescent: RECLAIM frees every zero page, the data stays */
+	lru_flush();
+	ASSERT_EQ(0, sz_pages(self->dev, u.fd, RECLAIM, 0, UB_PAGES, &a));
+	EXPECT_EQ(0ULL, a.busy_pages + a.pinned_pages);
+	EXPECT_EQ(BLK(a.data_pages), blocks(u.fd));
+	munmap(u.m, UB_PAGES * PG);
+	free(u.rec);
+	close(u.fd);
+	close(u.udev);
 }
 
 /* ------------------------------------------------------------------ */

@@ -32,8 +32,11 @@ enum shmem_zero_mode {
 	SHMEM_ZERO_MODE_QUERY		= 1,
 	/*
 	 * Free exactly the resident pages whose every byte is zero, while
-	 * other threads may fault, write and pin the file: a write is never
-	 * lost.  Data, swapped and fallocated pages stay; holes stay holes.
+	 * other threads may fault, write and pin the file: a write is not
+	 * lost (one exception: a pinner that writes without marking the page
+	 * dirty and unpins within the call's removal window, as udmabuf does,
+	 * loses it as it would to page reclaim; see Documentation).  Data,
+	 * swapped and fallocated pages stay; holes stay holes.
 	 * Pinned or otherwise referenced pages are skipped and counted.  Needs
 	 * the fd open for writing; allowed on F_SEAL_WRITE files (the content
 	 * does not change).
