@@ -47,6 +47,7 @@ struct sz_call {
 	u8 __user *map;			/* QUERY map cursor, or NULL */
 	unsigned long align;		/* ranges' alignment */
 	bool hugetlb;			/* hugetlbfs DISCARD */
+	bool swap_visible;		/* QUERY may report SWAP, see sz_check_file() */
 };
 
 static int sz_check_range(struct sz_call *c, const struct shmem_zero_range *r)
@@ -184,7 +185,8 @@ static unsigned long sz_data_pages(struct folio *folio, pgoff_t first,
 /*
  * QUERY: the content is read without the folio lock, a snapshot as read(2)
  * gives.  Folios that are not uptodate were fallocated and read as zero;
- * they are not read.
+ * they are not read.  Swap entries are SWAP only to a caller that mincore()
+ * would tell (!c->swap_visible: DATA), see sz_check_file().
  */
 static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 			  unsigned long nr, bool whole)
@@ -193,6 +195,11 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 	unsigned long i;
 	int ret;
 
+	if (xa_is_value(entry) && !c->swap_visible) {
+		/* What read(2) tells of it: content, which is not read. */
+		c->args.data_pages += nr;
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, nr);
+	}
 	if (xa_is_value(entry)) {
 		c->args.swap_pages += nr;
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
@@ -214,6 +221,13 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 			return ret;
 	}
 	return 0;
+}
+
+/* Write-sealed memfd: no mode but QUERY (punch-hole refuses it too). */
+static bool sz_write_sealed(struct inode *inode)
+{
+	return READ_ONCE(SHMEM_I(inode)->seals) &
+	       (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE);
 }
 
 /*
@@ -319,6 +333,13 @@ static int sz_reclaim_entry(struct sz_call *c, void **entryp, pgoff_t first,
 	bool cleaned;
 	int mapcount;
 
+	/*
+	 * Sealed, made append-only or immutable since the call began: stop
+	 * before this entry (sz_run() tested it first, without i_rwsem).
+	 */
+	if (sz_write_sealed(c->inode) || IS_APPEND(c->inode) ||
+	    IS_IMMUTABLE(c->inode))
+		return -EPERM;
 	if (xa_is_value(entry)) {
 		c->args.swap_pages += nr;
 		return 0;
@@ -771,24 +792,56 @@ static int sz_pass(struct sz_call *c, u64 *pages)
 /*
  * The checks of vfs_fallocate() and shmem_fallocate() for a punch hole, in
  * their order, so that errors read the same.  The device grants nothing the
- * fd does not: QUERY needs it open for reading, the other modes for writing.
- * RECLAIM does not change what the file reads, so append-only, immutable and
- * F_SEAL_WRITE files allow it.
+ * fd does not:
+ *
+ * - Access mode (EBADF): QUERY needs the fd open for reading, DISCARD for
+ *   writing, RECLAIM and ZERO_IN_PLACE for both: they change the file and
+ *   their counts tell what its pages hold (data_pages, zero_pages,
+ *   freed_pages), which only a reader may learn.  EBADF is what read(2)
+ *   gives on an O_WRONLY fd and fallocate(2) on an O_RDONLY one.
+ * - Append-only, immutable (EPERM) and write seals (EPERM, in sz_run()):
+ *   every mode but QUERY, as punch-hole.  RECLAIM too, although what the
+ *   file reads does not change: it frees memory that this fd could not
+ *   punch, and unmaps it from the sealed file's readers, who re-fault it
+ *   (charged to their memcg).
+ * - The LSM hook: vfs_fallocate() calls security_file_permission(file,
+ *   MAY_WRITE), which is not exported (6.1, 6.12); rw_verify_area() is,
+ *   and calls it with MAY_READ or MAY_WRITE (and on 6.12 the fanotify
+ *   FAN_ACCESS_PERM event for reads, as read(2)).  One call per ioctl, as
+ *   vfs_fallocate() and readv()/writev() make one per call: the hook takes
+ *   no range, and the ranges' own check (sz_check_range(): offset + length
+ *   <= LLONG_MAX) is stricter than rw_verify_area()'s; so no range is
+ *   passed.  It must run before file_start_write() (6.12 asserts it).
+ *   QUERY: MAY_READ; DISCARD: MAY_WRITE; RECLAIM, ZERO_IN_PLACE: both.
+ * - Swap residency: QUERY shows swapped-out pages as SWAP only to a caller
+ *   that mincore() would show them to (can_do_mincore(), 5.0+): the file's
+ *   owner (or CAP_FOWNER), or one that may write it; to others they are
+ *   DATA, as read(2) would tell.  file_owner_or_capable() and
+ *   file_permission() are inlines of <linux/fs.h> on 6.1 and 6.12 over the
+ *   exported inode_owner_or_capable() and inode_permission(), passing the
+ *   mount's user_ns (6.1) or mnt_idmap (6.3+, "fs: port
+ *   inode_owner_or_capable() to mnt_idmap"): no compat shim is needed.
  */
 static int sz_check_file(struct sz_call *c)
 {
 	struct inode *inode = file_inode(c->file);
 	u32 mode = c->args.mode;
-	bool changes = mode == SHMEM_ZERO_MODE_DISCARD ||
-		       mode == SHMEM_ZERO_MODE_ZERO_IN_PLACE;
+	bool query = mode == SHMEM_ZERO_MODE_QUERY;
+	bool reads = mode != SHMEM_ZERO_MODE_DISCARD;
+	fmode_t need = (reads ? FMODE_READ : 0) | (query ? 0 : FMODE_WRITE);
+	int ret;
 
-	if (!(c->file->f_mode & (mode == SHMEM_ZERO_MODE_QUERY ?
-				 FMODE_READ : FMODE_WRITE)))
+	if ((c->file->f_mode & need) != need)
 		return -EBADF;
-	if (changes && (IS_APPEND(inode) || IS_IMMUTABLE(inode)))
+	if (!query && (IS_APPEND(inode) || IS_IMMUTABLE(inode)))
 		return -EPERM;
-	if (changes && IS_SWAPFILE(inode))
+	if (!query && IS_SWAPFILE(inode))
 		return -ETXTBSY;
+	ret = reads ? rw_verify_area(READ, c->file, NULL, 0) : 0;
+	if (!ret && !query)
+		ret = rw_verify_area(WRITE, c->file, NULL, 0);
+	if (ret)
+		return ret;
 	if (S_ISFIFO(inode->i_mode))
 		return -ESPIPE;
 	if (S_ISDIR(inode->i_mode))
@@ -807,6 +860,8 @@ static int sz_check_file(struct sz_call *c)
 	/* Not tmpfs: other filesystems, overlayfs over tmpfs, hugetlbfs. */
 	if (!shmem_mapping(inode->i_mapping))
 		return -EOPNOTSUPP;
+	c->swap_visible = query && (file_owner_or_capable(c->file) ||
+				    file_permission(c->file, MAY_WRITE) == 0);
 	return 0;
 }
 
@@ -837,6 +892,7 @@ static void sz_recalc(struct sz_call *c)
 static int sz_run(struct sz_call *c)
 {
 	u64 pages = 0;
+	bool changed;
 	int ret;
 
 	ret = sz_check_file(c);
@@ -851,7 +907,13 @@ static int sz_run(struct sz_call *c)
 		return sz_pass(c, NULL);
 
 	if (c->args.mode == SHMEM_ZERO_MODE_RECLAIM) {
-		/* Folio locks only: writers to the file are not held up. */
+		/*
+		 * Folio locks only: writers to the file are not held up.  So
+		 * the seal is tested here and again before each folio
+		 * (sz_reclaim_entry()), not under i_rwsem.
+		 */
+		if (sz_write_sealed(c->inode))
+			return -EPERM;
 		ret = sz_pass(c, NULL);
 		if (c->args.freed_pages)
 			sz_recalc(c);
@@ -862,19 +924,31 @@ static int sz_run(struct sz_call *c)
 	 * Lock order as in vfs_fallocate() -> shmem_fallocate(): sb_writers,
 	 * then i_rwsem; shmem_truncate_range() takes folio locks and, to
 	 * unmap, i_mmap_rwsem below that.  Seals change under i_rwsem.
+	 *
+	 * file_modified() in two halves.  file_remove_privs() first, before
+	 * anything changes, as write(2) does: S_ISUID, S_ISGID (with group
+	 * exec) and security.capability go as punch-hole and write(2) drop
+	 * them, unless the caller has CAP_FSETID (for the two bits); it needs
+	 * i_rwsem (notify_change()).  It runs for every call that passed the
+	 * checks, holes only included, as punch-hole's does.  The time half
+	 * runs only if something changed, still under i_rwsem: a DISCARD of
+	 * holes leaves mtime and ctime alone.
 	 */
 	file_start_write(c->file);
 	inode_lock(c->inode);
-	if (SHMEM_I(c->inode)->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+	if (sz_write_sealed(c->inode))
 		ret = -EPERM;
 	else
+		ret = file_remove_privs(c->file);
+	if (!ret)
 		ret = sz_pass(c, NULL);
-	inode_unlock(c->inode);
-	if (c->args.freed_pages || c->args.zeroed_pages ||
-	    c->args.swap_pages || c->args.pinned_pages) {
+	changed = c->args.freed_pages || c->args.zeroed_pages ||
+		  c->args.swap_pages || c->args.pinned_pages;
+	if (changed)
 		file_update_time(c->file);
+	inode_unlock(c->inode);
+	if (changed)
 		fsnotify_modify(c->file);
-	}
 	file_end_write(c->file);
 	return ret;
 }

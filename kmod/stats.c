@@ -3,7 +3,6 @@
  * Module-wide counters of shmem_zero.ko: per CPU, summed on read, served by
  * the generic netlink family "shmem_zero" (GET_STATS, RESET_STATS).
  */
-#include <linux/capability.h>
 #include <linux/errno.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -16,10 +15,14 @@
 
 enum { SZ_CALLS, SZ_FAILED, SZ_RANGES, SZ_BYTES, SZ_TIME_NS, SZ_NR_MODE_STATS };
 
-/* The errnos the ioctl returns, then 0 for any other. */
+/*
+ * The errnos the ioctl returns, then 0 for any other.  EACCES: an LSM
+ * refused (rw_verify_area()); new ones go before the 0, old ones keep their
+ * places.
+ */
 static const int sz_errnos[] = {
 	EINVAL, E2BIG, EFAULT, EBADF, EPERM, ETXTBSY, ESPIPE, EISDIR, ENODEV,
-	EOPNOTSUPP, EINTR, ENOMEM, ENOTTY, 0,
+	EOPNOTSUPP, EINTR, ENOMEM, ENOTTY, EACCES, 0,
 };
 
 /* The page counters, in the order of SHMEM_ZERO_A_HOLE_PAGES.. */
@@ -219,10 +222,20 @@ static int sz_genl_reset(struct sk_buff *skb, struct genl_info *info)
 /* Requests carry no attributes: strict validation rejects any. */
 static const struct nla_policy sz_genl_policy[SHMEM_ZERO_A_MAX + 1] = {};
 
+/*
+ * Both commands need CAP_NET_ADMIN in the initial user namespace
+ * (GENL_ADMIN_PERM: netlink_capable(), which also requires it of whoever
+ * opened the socket).  The counters are module-wide, not per network
+ * namespace: calls, bytes and time of every user of the device, a host-wide
+ * activity and timing record that a container (the family is netnsok) or
+ * an unprivileged user must not read, as they must not reset it.  An
+ * administrator may read them from any network namespace.
+ */
 static const struct genl_small_ops sz_genl_ops[] = {
 	{
 		.cmd = SHMEM_ZERO_CMD_GET_STATS,
 		.doit = sz_genl_get,
+		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = SHMEM_ZERO_CMD_RESET_STATS,

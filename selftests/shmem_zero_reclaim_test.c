@@ -1541,9 +1541,9 @@ TEST_F(sz, reclaim_zip_errnos)
 	ASSERT_LE(0, op);
 
 	for (int i = 0; i < 2; i++) {
-		const int bad_fds[] = { ro, op, -1 };
+		const int bad_fds[] = { ro, wo, op, -1 };
 
-		for (int j = 0; j < 3; j++) {
+		for (int j = 0; j < 4; j++) {
 			args_init(&a, bad_fds[j], modes[i], &r16, 1);
 			args_poison_out(&a);
 			EXPECT_EQ(EBADF, sz(self->dev, &a)) TH_LOG("mode %u fd #%d", modes[i], j);
@@ -1561,17 +1561,17 @@ TEST_F(sz, reclaim_zip_errnos)
 	EXPECT_PAGES(fd, 8, 8, 0);
 	EXPECT_EQ(BLK(16), blocks(fd));
 
-	/* a write-only fd is enough */
+	/* an O_RDWR fd is enough (O_WRONLY: see reclaim_zip_wronly) */
 	lru_flush();
-	ASSERT_EQ(0, sz_pages(self->dev, wo, RECLAIM, 0, 16, &a));
+	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, 16, &a));
 	EXPECT_COUNTS(a, 0, 0, 8, 0, 0, 8, 0, 0, 0);
-	ASSERT_EQ(0, sz_pages(self->dev, wo, ZIP, 0, 16, &a));
+	ASSERT_EQ(0, sz_pages(self->dev, fd, ZIP, 0, 16, &a));
 	EXPECT_COUNTS(a, 8, 0, 0, 0, 0, 0, 8, 0, 0);
 	EXPECT_PAGES(fd, 0, 16, 0);
 	EXPECT_EQ(BLK(8), blocks(fd));
 	close(ro); close(wo); close(op); close(fd);
 
-	/* seals: RECLAIM allowed (content unchanged), ZERO_IN_PLACE EPERM */
+	/* seals: ZERO_IN_PLACE EPERM (RECLAIM: see reclaim_refused) */
 	for (int i = 0; i < 2; i++) {
 		fd = memfd("sealed", 16 * PG, MFD_ALLOW_SEALING);
 		ASSERT_LE(0, fd);
@@ -1584,13 +1584,6 @@ TEST_F(sz, reclaim_zip_errnos)
 		EXPECT_OUT_ZERO(a);
 		EXPECT_PAGES(fd, 0, 8, 1);
 		EXPECT_EQ(BLK(16), blocks(fd));
-		lru_flush();
-		EXPECT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, 16, &a))
-			TH_LOG("RECLAIM, seal %#x", seals[i]);
-		EXPECT_COUNTS(a, 0, 0, 8, 0, 0, 8, 0, 0, 0);
-		EXPECT_PAGES(fd, 0, 8, 1);
-		EXPECT_PAGES(fd, 8, 8, 0);
-		EXPECT_EQ(BLK(8), blocks(fd));
 		close(fd);
 	}
 
@@ -1605,6 +1598,101 @@ TEST_F(sz, reclaim_zip_errnos)
 		EXPECT_OUT_ZERO(a);
 	}
 	close(hfd);
+}
+
+/*
+ * RECLAIM and ZERO_IN_PLACE tell what the pages hold (data_pages,
+ * zero_pages, freed_pages): an fd open for writing only is refused (EBADF),
+ * as read(2) refuses it, and nothing changes.
+ */
+TEST_F(sz, reclaim_zip_wronly)
+{
+	const uint32_t modes[] = { RECLAIM, ZIP };
+	struct shmem_zero_args a;
+	char path[64];
+	int fd, wo;
+
+	/* [0,8) data, [8,16) zero pages */
+	fd = memfd("wronly", 16 * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+	ASSERT_EQ(0, fill_pages(fd, 8, 8, 0, NULL));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	wo = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, wo);
+	lru_flush();
+	for (int i = 0; i < 2; i++) {
+		struct shmem_zero_range r = { 0, 16 * PG };
+
+		args_init(&a, wo, modes[i], &r, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EBADF, sz(self->dev, &a)) TH_LOG("mode %u on O_WRONLY", modes[i]);
+		EXPECT_OUT_ZERO(a);
+		if (a.data_pages == 8 && (a.freed_pages == 8 || a.zero_pages == 8))
+			TH_LOG("mode %u on O_WRONLY: data %llu zero %llu freed %llu: "
+			       "the counts told a writer which pages hold data",
+			       modes[i], (unsigned long long)a.data_pages,
+			       (unsigned long long)a.zero_pages,
+			       (unsigned long long)a.freed_pages);
+	}
+	EXPECT_PAGES(fd, 0, 8, 1);
+	EXPECT_PAGES(fd, 8, 8, 0);
+	EXPECT_EQ(BLK(16), blocks(fd));
+	close(wo);
+	close(fd);
+}
+
+/*
+ * RECLAIM is refused (EPERM) where punch-hole is: F_SEAL_WRITE and
+ * F_SEAL_FUTURE_WRITE memfds, immutable and append-only files.  The zero
+ * pages stay (st_blocks, QUERY), the data reads the same.  fallocate()
+ * gives the same errno on the same file.
+ */
+TEST_F(sz, reclaim_refused)
+{
+	const struct shmem_zero_range r16 = { 0, 16 * PG };
+	struct shmem_zero_args a;
+	struct { int seal, flag; const char *what; } cases[] = {
+		{ F_SEAL_WRITE, 0, "F_SEAL_WRITE" },
+		{ F_SEAL_FUTURE_WRITE, 0, "F_SEAL_FUTURE_WRITE" },
+		{ 0, 0x10 /* FS_IMMUTABLE_FL */, "immutable" },
+		{ 0, 0x20 /* FS_APPEND_FL */, "append-only" },
+	};
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = memfd("refused", 16 * PG, MFD_ALLOW_SEALING), f0 = 0, f;
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+		ASSERT_EQ(0, fill_pages(fd, 8, 8, 0, NULL));
+		if (cases[i].seal)
+			ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, cases[i].seal));
+		if (cases[i].flag) {
+			/* _IOR/_IOW('f', 1/2, long): FS_IOC_GETFLAGS/SETFLAGS */
+			if (ioctl(fd, _IOR('f', 1, long), &f0))
+				SKIP(close(fd); return, "FS_IOC_GETFLAGS: %s", strerror(errno));
+			f = f0 | cases[i].flag;
+			if (ioctl(fd, _IOW('f', 2, long), &f))
+				SKIP(close(fd); return, "FS_IOC_SETFLAGS: %s", strerror(errno));
+		}
+		EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					8 * PG, 8 * PG));
+		EXPECT_EQ(EPERM, errno) TH_LOG("%s: fallocate", cases[i].what);
+		lru_flush();
+		args_init(&a, fd, RECLAIM, &r16, 1);
+		args_poison_out(&a);
+		EXPECT_EQ(EPERM, sz(self->dev, &a)) TH_LOG("%s: RECLAIM", cases[i].what);
+		EXPECT_OUT_ZERO(a);
+		EXPECT_PAGES(fd, 0, 8, 1);
+		EXPECT_PAGES(fd, 8, 8, 0);
+		EXPECT_EQ(BLK(16), blocks(fd)) TH_LOG("%s: zero pages freed", cases[i].what);
+		/* QUERY still allowed */
+		ASSERT_EQ(0, sz_pages(self->dev, fd, QUERY, 0, 16, &a));
+		EXPECT_EQ(8ULL, a.zero_pages);
+		if (cases[i].flag)
+			ASSERT_EQ(0, ioctl(fd, _IOW('f', 2, long), &f0));
+		close(fd);
+	}
 }
 
 /*

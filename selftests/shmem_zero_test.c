@@ -18,17 +18,24 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/genetlink.h>
 #include <linux/magic.h>
+#include <linux/netlink.h>
 
 /*
  * The 6.1 harness defines a signal handler with an unused parameter; keep
@@ -2666,6 +2673,591 @@ TEST_F(swap, discard_large_swap_entries)
 	if (!sizes)
 		SKIP(return, "no shmem mTHP size from 16 kB to below the PMD size");
 	TH_LOG("%d sizes, %.2f s", sizes, now_s() - t0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Permission parity with fallocate(2), read(2) and mincore(2)          */
+/* ------------------------------------------------------------------ */
+
+#define NOBODY		65534
+#define MAY_WRITE_	2	/* <linux/fs.h> MAY_WRITE, MAY_READ */
+#define MAY_READ_	4
+
+/*
+ * Run fn(arg) in a child that gave up root: uid and gid 65534, no
+ * supplementary groups, hence no capabilities.  Its exit status, or -1.
+ */
+static int as_nobody(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(125);
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Zeroed memory shared with the children of this test. */
+static void *shared_page(void)
+{
+	void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A new tmpfs file in /dev/shm at @path (length 64), or -1. */
+static int shm_file(char *path, const char *name, int i, mode_t mode)
+{
+	struct statfs sfs;
+	int fd;
+
+	snprintf(path, 64, "/dev/shm/sz_%s.%d.%d", name, (int)getpid(), i);
+	unlink(path);
+	fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sfs) || sfs.f_type != TMPFS_MAGIC || fchmod(fd, mode)) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/* security.capability, v2: CAP_NET_RAW permitted. */
+static const uint32_t fcaps[5] = { 0x02000000 /* VFS_CAP_REVISION_2 */,
+				   1U << 13, 0, 0, 0 };
+
+struct privs {
+	char path[3][64];	/* DISCARD, fallocate, ZERO_IN_PLACE */
+	int err[3];		/* errno of each call, in the child */
+};
+
+static int privs_child(void *arg)
+{
+	struct privs *p = arg;
+	int dev = open_dev();
+
+	for (int i = 0; i < 3; i++) {
+		struct shmem_zero_range r = { 0, 4 * PG };
+		struct shmem_zero_args a;
+		int fd = open(p->path[i], O_RDWR | O_CLOEXEC);
+
+		if (fd < 0) {
+			p->err[i] = errno;
+			continue;
+		}
+		if (i == 1)
+			p->err[i] = fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+					      FALLOC_FL_KEEP_SIZE, 0, 4 * PG) ? errno : 0;
+		else
+			p->err[i] = sz_call(dev, fd, i ? ZERO_IN_PLACE : DISCARD,
+					    &r, 1, NULL, 0, &a);
+		close(fd);
+	}
+	close(dev);
+	return 0;
+}
+
+/*
+ * S_ISUID, S_ISGID and security.capability of a 06755 file go when an
+ * unprivileged owner DISCARDs or ZERO_IN_PLACEs through an O_RDWR fd,
+ * exactly as they go when it punches a hole in a twin file with
+ * fallocate(2): the twin is the reference.
+ */
+TEST_F(sz, discard_drops_privs)
+{
+	static const char *const what[3] = { "DISCARD", "fallocate", "ZERO_IN_PLACE" };
+	struct privs *p = shared_page();
+	unsigned int mode[3];
+	bool xattr = true, cap[3];
+
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+		int fd = shm_file(p->path[i], "privs", i, 0600);
+
+		if (fd < 0)
+			SKIP(return, "no tmpfs /dev/shm");
+		ASSERT_EQ(0, fill_pages(fd, 0, 4, 1, NULL));
+		ASSERT_EQ(0, fchown(fd, NOBODY, NOBODY));
+		ASSERT_EQ(0, fchmod(fd, 06755));
+		if (fsetxattr(fd, "security.capability", fcaps, sizeof(fcaps), 0)) {
+			TH_LOG("security.capability: %s: not checked", strerror(errno));
+			xattr = false;
+		}
+		ASSERT_EQ(0, fstat(fd, &st));
+		ASSERT_EQ(06755U, st.st_mode & 07777);
+		close(fd);
+	}
+	ASSERT_EQ(0, as_nobody(privs_child, p));
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+
+		EXPECT_EQ(0, p->err[i]) TH_LOG("%s as uid %d: %s", what[i], NOBODY,
+					       strerror(p->err[i]));
+		ASSERT_EQ(0, stat(p->path[i], &st));
+		mode[i] = st.st_mode & 07777;
+		cap[i] = getxattr(p->path[i], "security.capability", NULL, 0) >= 0;
+		TH_LOG("%s: mode %04o, security.capability %s", what[i], mode[i],
+		       cap[i] ? "kept" : "gone");
+	}
+	EXPECT_EQ(0755U, mode[1]) TH_LOG("the reference, fallocate(PUNCH_HOLE)");
+	EXPECT_EQ(mode[1], mode[0]) TH_LOG("DISCARD left %04o, punch-hole %04o",
+					   mode[0], mode[1]);
+	EXPECT_EQ(mode[1], mode[2]) TH_LOG("ZERO_IN_PLACE left %04o, punch-hole %04o",
+					   mode[2], mode[1]);
+	if (xattr) {
+		EXPECT_FALSE(cap[1]);
+		EXPECT_EQ(cap[1], cap[0]);
+		EXPECT_EQ(cap[1], cap[2]);
+	}
+	for (int i = 0; i < 3; i++) {
+		int fd = open(p->path[i], O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, bad_pages(fd, 0, 4, 0, NULL, NULL)) TH_LOG("%s", what[i]);
+		close(fd);
+		unlink(p->path[i]);
+	}
+	munmap(p, PG);
+}
+
+/*
+ * A BPF LSM program on file_permission that returns -EACCES for the @mask
+ * bits, in threads named LSM_COMM only (no other task is affected): its link
+ * fd (closing it detaches), or -errno.  No libbpf: raw bpf(2), and the BTF
+ * id of bpf_lsm_file_permission from /sys/kernel/btf/vmlinux.
+ */
+#define LSM_COMM	"szlsmdn"	/* 8 bytes with its NUL */
+
+static int btf_func_id(const char *name)
+{
+	int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC), id = -1;
+	const struct btf_header *h;
+	const char *t, *end, *strs;
+	size_t len = 0, cap = 16 * MIB;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (fd < 0 || !buf)
+		goto out;
+	while ((n = read(fd, buf + len, cap - len)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb)
+				goto out;
+			buf = nb;
+		}
+	}
+	h = (const void *)buf;
+	if (len < sizeof(*h) || h->magic != BTF_MAGIC)
+		goto out;
+	t = buf + h->hdr_len + h->type_off;
+	end = t + h->type_len;
+	strs = buf + h->hdr_len + h->str_off;
+	for (int tid = 1; t < end; tid++) {
+		const struct btf_type *bt = (const void *)t;
+		unsigned int vlen = BTF_INFO_VLEN(bt->info);
+		size_t extra;
+
+		switch (BTF_INFO_KIND(bt->info)) {
+		case BTF_KIND_INT:	extra = 4; break;
+		case BTF_KIND_ARRAY:	extra = sizeof(struct btf_array); break;
+		case BTF_KIND_STRUCT:
+		case BTF_KIND_UNION:	extra = vlen * sizeof(struct btf_member); break;
+		case BTF_KIND_ENUM:	extra = vlen * sizeof(struct btf_enum); break;
+		case BTF_KIND_FUNC_PROTO: extra = vlen * sizeof(struct btf_param); break;
+		case BTF_KIND_VAR:	extra = sizeof(struct btf_var); break;
+		case BTF_KIND_DATASEC:	extra = vlen * sizeof(struct btf_var_secinfo); break;
+		case BTF_KIND_DECL_TAG:	extra = sizeof(struct btf_decl_tag); break;
+		case 19 /* BTF_KIND_ENUM64 */: extra = vlen * 12; break;
+		case BTF_KIND_PTR: case BTF_KIND_FWD: case BTF_KIND_TYPEDEF:
+		case BTF_KIND_VOLATILE: case BTF_KIND_CONST: case BTF_KIND_RESTRICT:
+		case BTF_KIND_FUNC: case BTF_KIND_FLOAT: case BTF_KIND_TYPE_TAG:
+			extra = 0; break;
+		default:
+			goto out;	/* a kind this parser does not know */
+		}
+		if (BTF_INFO_KIND(bt->info) == BTF_KIND_FUNC &&
+		    !strcmp(strs + bt->name_off, name)) {
+			id = tid;
+			break;
+		}
+		t += sizeof(*bt) + extra;
+	}
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
+static int lsm_deny(int mask, char *why, size_t wlen)
+{
+	uint64_t comm = 0;
+	struct bpf_insn insn[] = {
+		{ BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0 },	/* r6 = ctx */
+		{ BPF_ALU64 | BPF_MOV | BPF_X, 1, 10, 0, 0 },
+		{ BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, -16 },
+		{ BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 16 },
+		{ BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_current_comm },
+		{ BPF_LDX | BPF_MEM | BPF_DW, 1, 10, -16, 0 },	/* comm[0..7] */
+		{ BPF_LD | BPF_IMM | BPF_DW, 2, 0, 0, 0 },	/* LSM_COMM */
+		{ 0, 0, 0, 0, 0 },
+		{ BPF_JMP | BPF_JNE | BPF_X, 1, 2, 5, 0 },	/* -> allow */
+		{ BPF_LDX | BPF_MEM | BPF_DW, 1, 6, 8, 0 },	/* ctx[1]: mask */
+		{ BPF_ALU64 | BPF_AND | BPF_K, 1, 0, 0, mask },
+		{ BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 2, 0 },	/* -> allow */
+		{ BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, -EACCES },
+		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
+		{ BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0 },	/* allow: */
+		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
+	};
+	static char log[65536];
+	union bpf_attr attr;
+	int id, prog, link;
+
+	memcpy(&comm, LSM_COMM, sizeof(LSM_COMM));
+	insn[6].imm = (uint32_t)comm;
+	insn[7].imm = (uint32_t)(comm >> 32);
+	id = btf_func_id("bpf_lsm_file_permission");
+	if (id < 0) {
+		snprintf(why, wlen, "no bpf_lsm_file_permission in /sys/kernel/btf/vmlinux");
+		return -ENOENT;
+	}
+	for (int lvl = 0; lvl < 2; lvl++) {
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_type = BPF_PROG_TYPE_LSM;
+		attr.expected_attach_type = BPF_LSM_MAC;
+		attr.insns = (uintptr_t)insn;
+		attr.insn_cnt = sizeof(insn) / sizeof(insn[0]);
+		attr.license = (uintptr_t)"GPL";
+		attr.attach_btf_id = id;
+		if (lvl) {
+			attr.log_level = 1;
+			attr.log_buf = (uintptr_t)log;
+			attr.log_size = sizeof(log);
+		}
+		prog = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+		if (prog >= 0)
+			break;
+	}
+	if (prog < 0) {
+		snprintf(why, wlen, "BPF_PROG_LOAD: %s: %.100s", strerror(errno), log);
+		return -errno;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.prog_fd = prog;
+	link = syscall(SYS_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
+	if (link < 0)
+		snprintf(why, wlen, "attach: %s", strerror(errno));
+	close(prog);
+	return link < 0 ? -errno : link;
+}
+
+/*
+ * The LSM hook of read(2), write(2) and fallocate(2),
+ * security_file_permission(), is consulted: a BPF LSM program that denies
+ * MAY_WRITE (then MAY_READ) to this thread makes fallocate(2) (pread(2))
+ * and the modes that need it fail with EACCES, changing nothing, while the
+ * others go through.  SKIPs where the BPF LSM is not active.
+ */
+TEST_F(sz, lsm_file_permission)
+{
+	/* round 0 denies MAY_WRITE, round 1 MAY_READ; per mode: denied? */
+	static const bool denied[2][4] = {
+		{ true, false, true, true }, { false, true, true, true },
+	};
+	static const char *const names[4] = { "DISCARD", "QUERY", "RECLAIM",
+					      "ZERO_IN_PLACE" };
+	char oldname[16] = "", why[200] = "", buf[PG];
+	int err[2][4], ctl[2], fd;
+
+	fd = memfd("lsm", 8 * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
+	ASSERT_EQ(0, prctl(PR_GET_NAME, oldname));
+	for (int k = 0; k < 2; k++) {
+		int link = lsm_deny(k ? MAY_READ_ : MAY_WRITE_, why, sizeof(why));
+
+		if (link < 0)
+			SKIP(return, "BPF LSM program: %s", why);
+		prctl(PR_SET_NAME, LSM_COMM);
+		if (k)
+			ctl[k] = pread(fd, buf, PG, 0) < 0 ? errno : 0;
+		else
+			ctl[k] = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					   7 * PG, PG) ? errno : 0;
+		for (uint32_t m = 0; m < 4; m++) {
+			/* an allowed DISCARD touches page 7 only */
+			struct shmem_zero_range r = { 0, 7 * PG };
+			struct shmem_zero_args a;
+
+			if (m == DISCARD && !denied[k][m])
+				r = (struct shmem_zero_range){ 7 * PG, PG };
+			args_init(&a, fd, m, &r, 1);
+			err[k][m] = sz(self->dev, &a);
+		}
+		prctl(PR_SET_NAME, oldname);
+		close(link);
+		if (ctl[k] != EACCES)
+			SKIP(return, "%s under a BPF LSM program denying it: %s, not EACCES: "
+			     "the BPF LSM is not active", k ? "pread" : "fallocate",
+			     strerror(ctl[k]));
+	}
+	for (int k = 0; k < 2; k++) {
+		for (int m = 0; m < 4; m++) {
+			EXPECT_EQ(denied[k][m] ? EACCES : 0, err[k][m])
+				TH_LOG("%s with %s denied by the LSM: %s", names[m],
+				       k ? "MAY_READ" : "MAY_WRITE", strerror(err[k][m]));
+		}
+	}
+	EXPECT_EQ(0, bad_pages(fd, 0, 7, 1, NULL, NULL));
+	close(fd);
+}
+
+/*
+ * Generic netlink: 0 or -errno of one request of @cmd to the family (the
+ * error of the ACK), -ENOENT if the family is not there.
+ */
+struct genl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char attrs[64];
+};
+
+static int genl_talk(int s, struct genl_req *req, int *family)
+{
+	char rbuf[8192] __attribute__((aligned(8)));
+	ssize_t len;
+
+	if (send(s, req, req->n.nlmsg_len, 0) < 0)
+		return -errno;
+	for (;;) {
+		struct nlmsghdr *h = (void *)rbuf;
+
+		len = recv(s, rbuf, sizeof(rbuf), 0);
+		if (len < 0)
+			return -errno;
+		for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			struct nlattr *na = (void *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
+
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			if (!family)
+				continue;
+			for (; (char *)na + NLA_HDRLEN <= (char *)h + h->nlmsg_len;
+			     na = (void *)((char *)na + NLA_ALIGN(na->nla_len))) {
+				if (na->nla_len < NLA_HDRLEN)
+					break;
+				if (na->nla_type == CTRL_ATTR_FAMILY_ID)
+					*family = *(uint16_t *)((char *)na + NLA_HDRLEN);
+			}
+		}
+	}
+}
+
+static int genl_cmd(uint8_t cmd)
+{
+	const struct timeval tv = { 5, 0 };
+	struct genl_req req;
+	struct nlattr *na = (void *)req.attrs;
+	int s, family = 0, ret;
+
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (s < 0)
+		return -errno;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&req, 0, sizeof(req));
+	req.n.nlmsg_type = GENL_ID_CTRL;
+	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.g.cmd = CTRL_CMD_GETFAMILY;
+	req.g.version = 1;
+	na->nla_type = CTRL_ATTR_FAMILY_NAME;
+	na->nla_len = NLA_HDRLEN + sizeof(SHMEM_ZERO_GENL_NAME);
+	memcpy((char *)na + NLA_HDRLEN, SHMEM_ZERO_GENL_NAME, sizeof(SHMEM_ZERO_GENL_NAME));
+	req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + NLA_ALIGN(na->nla_len));
+	ret = genl_talk(s, &req, &family);
+	if (!ret && !family)
+		ret = -ENOENT;
+	if (!ret) {
+		memset(&req, 0, sizeof(req));
+		req.n.nlmsg_type = family;
+		req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+		req.g.cmd = cmd;
+		req.g.version = SHMEM_ZERO_GENL_VERSION;
+		req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+		ret = genl_talk(s, &req, NULL);
+	}
+	close(s);
+	return ret;
+}
+
+struct genl_res {
+	int nobody_get, nobody_reset;
+	int userns_err, userns_get;
+};
+
+static int genl_nobody(void *arg)
+{
+	struct genl_res *r = arg;
+
+	r->nobody_get = genl_cmd(SHMEM_ZERO_CMD_GET_STATS);
+	r->nobody_reset = genl_cmd(SHMEM_ZERO_CMD_RESET_STATS);
+	return 0;
+}
+
+/*
+ * The counters are host-wide: GET_STATS and RESET_STATS need CAP_NET_ADMIN
+ * in the initial user namespace.  Root gets them; uid 65534 gets EPERM for
+ * both; so does root of a new user and network namespace (a container),
+ * where one can be made (not inside a chroot, which the test VM is).
+ */
+TEST_F(sz, genl_admin_only)
+{
+	struct genl_res *r = shared_page();
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, genl_cmd(SHMEM_ZERO_CMD_GET_STATS));
+	ASSERT_EQ(0, as_nobody(genl_nobody, r));
+	EXPECT_EQ(-EPERM, r->nobody_get) TH_LOG("GET_STATS as uid %d: %s", NOBODY,
+					       strerror(-r->nobody_get));
+	EXPECT_EQ(-EPERM, r->nobody_reset) TH_LOG("RESET_STATS as uid %d", NOBODY);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
+			r->userns_err = errno;
+		else
+			r->userns_get = genl_cmd(SHMEM_ZERO_CMD_GET_STATS);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	if (r->userns_err)
+		TH_LOG("unshare(CLONE_NEWUSER | CLONE_NEWNET): %s: the container case "
+		       "is not run here", strerror(r->userns_err));
+	else
+		EXPECT_EQ(-EPERM, r->userns_get)
+			TH_LOG("GET_STATS from a new user and network namespace: %s",
+			       strerror(-r->userns_get));
+	munmap(r, PG);
+}
+
+/* ------------------------------------------------------------------ */
+/* Swap residency: mincore(2)'s rule                                    */
+/* ------------------------------------------------------------------ */
+
+struct swapq {
+	char path[64];
+	uint64_t n;
+	int err;
+	uint64_t swap, data, map_swap;
+	uint8_t map[];
+};
+
+static int swapq_child(void *arg)
+{
+	struct swapq *q = arg;
+	struct shmem_zero_range r = { 0, q->n * PG };
+	struct shmem_zero_args a;
+	int dev = open_dev(), fd = open(q->path, O_RDONLY | O_CLOEXEC);
+
+	memset(&a, 0, sizeof(a));
+
+	q->err = fd < 0 || dev < 0 ? errno :
+		 sz_call(dev, fd, QUERY, &r, 1, q->map, q->n, &a);
+	q->swap = a.swap_pages;
+	q->data = a.data_pages;
+	q->map_swap = 0;
+	for (uint64_t p = 0; !q->err && p < q->n; p++)
+		q->map_swap += q->map[p] == SHMEM_ZERO_PAGE_SWAP;
+	return 0;
+}
+
+/*
+ * QUERY shows swapped-out pages as SWAP only to a caller that mincore(2)
+ * would show them to: the owner, or one who may write the file.  Another
+ * reader (uid 65534, O_RDONLY fd on root's 0644 file) sees them as DATA.
+ */
+TEST_F(swap, query_swap_owner_or_writer)
+{
+	const uint64_t n = 256;
+	struct swapq *q = mmap(NULL, sizeof(*q) + n, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	static const struct { mode_t mode; uid_t uid; const char *who; } rounds[] = {
+		{ 0644, 0, "a reader of root's 0644 file" },
+		{ 0666, 0, "a writer of root's 0666 file" },
+		{ 0444, NOBODY, "the owner of a 0444 file" },
+	};
+	volatile char sink;
+	char *m;
+	int fd;
+
+	if (!self->have_swap)
+		SKIP(return, "no swap device (and zram setup failed)");
+	ASSERT_NE(MAP_FAILED, q);
+	q->n = n;
+	fd = shm_file(q->path, "swapq", 0, 0644);
+	if (fd < 0)
+		SKIP(return, "no tmpfs /dev/shm");
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 1, NULL));
+	m = mmap(NULL, n * PG, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	for (int i = 0; i < 3; i++) {
+		for (uint64_t p = 0; p < n; p++)
+			sink = m[p * PG];
+		(void)sink;
+		if (madvise(m, n * PG, MADV_PAGEOUT))
+			SKIP(return, "MADV_PAGEOUT: %s", strerror(errno));
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+		if (a.swap_pages)
+			break;
+	}
+	munmap(m, n * PG);
+	if (!a.swap_pages)
+		SKIP(return, "MADV_PAGEOUT swapped nothing out");
+	TH_LOG("root sees %llu swapped, %llu resident data pages",
+	       (unsigned long long)a.swap_pages, (unsigned long long)a.data_pages);
+	for (unsigned int i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++) {
+		ASSERT_EQ(0, fchown(fd, rounds[i].uid, 0));
+		ASSERT_EQ(0, fchmod(fd, rounds[i].mode));
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+		ASSERT_EQ(0, as_nobody(swapq_child, q));
+		ASSERT_EQ(0, q->err) TH_LOG("%s: QUERY: %s", rounds[i].who,
+					    strerror(q->err));
+		TH_LOG("%s: swap %llu data %llu (root: swap %llu data %llu)",
+		       rounds[i].who, (unsigned long long)q->swap,
+		       (unsigned long long)q->data, (unsigned long long)a.swap_pages,
+		       (unsigned long long)a.data_pages);
+		EXPECT_EQ(a.swap_pages + a.data_pages, q->swap + q->data);
+		if (!i) {
+			EXPECT_EQ(0ULL, q->swap) TH_LOG("%s is shown swap residency",
+							rounds[i].who);
+			EXPECT_EQ(0ULL, q->map_swap);
+		} else {
+			EXPECT_EQ(a.swap_pages, q->swap);
+			EXPECT_EQ(a.swap_pages, q->map_swap);
+		}
+	}
+	close(fd);
+	unlink(q->path);
+	munmap(q, sizeof(*q) + n);
 }
 
 /* ------------------------------------------------------------------ */

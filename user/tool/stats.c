@@ -197,6 +197,7 @@ int cmd_stat(bool json, unsigned int watch)
 		ret = request(SHMEM_ZERO_CMD_GET_STATS, &st);
 		if (ret < 0) {
 			fprintf(stderr, "shmemzero: reading counters: %s\n",
+				ret == -NLE_PERM ? "permission denied (needs CAP_NET_ADMIN)" :
 				ret == -NLE_OBJ_NOTFOUND ?
 				"module shmem_zero not loaded" : nl_geterror(ret));
 			return nl_status(ret);
@@ -220,7 +221,7 @@ int cmd_reset(void)
 
 	if (ret < 0) {
 		fprintf(stderr, "shmemzero: reset: %s\n",
-			ret == -NLE_PERM ? "permission denied (needs CAP_SYS_ADMIN)" :
+			ret == -NLE_PERM ? "permission denied (needs CAP_NET_ADMIN)" :
 			ret == -NLE_OBJ_NOTFOUND ? "module shmem_zero not loaded" :
 			nl_geterror(ret));
 		return nl_status(ret);

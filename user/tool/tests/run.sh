@@ -7,7 +7,7 @@ tool=user/tool/shmemzero
 holder=user/tool/tests/holder
 # The checks below, one t call each: the plan, printed first, so a check that
 # never reports counts as a failure.  Keep it equal to the number of t calls.
-plan=23
+plan=24
 echo "1..$plan"
 fails=0 ran=0
 t() {	# t NAME CMD...: pass when CMD succeeds
@@ -81,9 +81,11 @@ PY
 }
 t "stat --json --watch 2 repeats: JSON lines 2 s apart, still running" watch_check
 
-# RESET needs CAP_SYS_ADMIN.
+# RESET and GET need CAP_NET_ADMIN (in the initial user namespace).
 nobody $tool reset 2>/tmp/err; rc=$?
-t "reset without CAP_SYS_ADMIN: exit 4 and a message" sh -c "[ $rc = 4 ] && grep -q 'permission denied' /tmp/err"
+t "reset without CAP_NET_ADMIN: exit 4 and a message" sh -c "[ $rc = 4 ] && grep -q 'permission denied (needs CAP_NET_ADMIN)' /tmp/err"
+nobody $tool stat 2>/tmp/err; rc=$?
+t "stat without CAP_NET_ADMIN: exit 4 and a message" sh -c "[ $rc = 4 ] && grep -q 'permission denied (needs CAP_NET_ADMIN)' /tmp/err"
 
 # Reclaim a live process's read-faulted zero pages while it writes.
 $holder 64 120 >/tmp/holder.out &

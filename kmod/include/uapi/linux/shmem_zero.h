@@ -22,12 +22,17 @@ enum shmem_zero_mode {
 	 * instead of freed.  Holes stay holes.  Needs the fd open for writing.
 	 * hugetlbfs files (MFD_HUGETLB): DISCARD only, ranges aligned to the
 	 * huge page size, done by the filesystem's punch-hole, no page counts.
+	 * Like punch-hole: refused (EPERM) on append-only, immutable and
+	 * write-sealed files; S_ISUID, S_ISGID and security.capability are
+	 * dropped (unless the caller has CAP_FSETID, for the two bits).
 	 */
 	SHMEM_ZERO_MODE_DISCARD		= 0,
 	/*
 	 * Classify every page without faulting or changing anything: the
 	 * counters, and one byte per page (enum shmem_zero_page) in the
-	 * optional map.  Needs the fd open for reading.
+	 * optional map.  Needs the fd open for reading.  Swapped-out pages
+	 * are SWAP only if the caller owns the file or may write it (the rule
+	 * of mincore(2)); to others they are DATA.
 	 */
 	SHMEM_ZERO_MODE_QUERY		= 1,
 	/*
@@ -38,15 +43,23 @@ enum shmem_zero_mode {
 	 * loses it as it would to page reclaim; see Documentation).  Data,
 	 * swapped and fallocated pages stay; holes stay holes.
 	 * Pinned or otherwise referenced pages are skipped and counted.  Needs
-	 * the fd open for writing; allowed on F_SEAL_WRITE files (the content
-	 * does not change).
+	 * the fd open for reading and writing (the counts tell which pages
+	 * hold data).  Refused (EPERM), as punch-hole is, on append-only and
+	 * immutable files and on F_SEAL_WRITE or F_SEAL_FUTURE_WRITE memfds,
+	 * although the content does not change: it would free memory that the
+	 * fd cannot punch and make the sealed file's readers re-fault it.  A
+	 * seal added while a call runs stops it with EPERM before the next
+	 * page.  mtime, ctime and mode bits are left alone.
 	 */
 	SHMEM_ZERO_MODE_RECLAIM		= 2,
 	/*
 	 * Clear resident non-zero pages in place (for preallocated or pinned
 	 * memory): every byte reads zero afterwards, resident pages stay
 	 * resident, holes stay holes, nothing is allocated.  Swapped pages
-	 * are dropped (they hold no memory).  Needs the fd open for writing.
+	 * are dropped (they hold no memory).  Needs the fd open for reading
+	 * and writing (zero_pages tells which pages were zero); refused (EPERM)
+	 * on append-only, immutable and write-sealed files; drops S_ISUID,
+	 * S_ISGID and security.capability as write(2) does.
 	 */
 	SHMEM_ZERO_MODE_ZERO_IN_PLACE	= 3,
 };
@@ -55,8 +68,13 @@ enum shmem_zero_mode {
 enum shmem_zero_page {
 	SHMEM_ZERO_PAGE_HOLE		= 0,	/* not allocated (or past EOF) */
 	SHMEM_ZERO_PAGE_ZERO		= 1,	/* resident, every byte zero */
-	SHMEM_ZERO_PAGE_DATA		= 2,	/* resident, some byte non-zero */
-	SHMEM_ZERO_PAGE_SWAP		= 3,	/* swapped out (content unknown) */
+	SHMEM_ZERO_PAGE_DATA		= 2,	/* resident, some byte non-zero;
+						 * or swapped out, for a caller
+						 * not shown SWAP
+						 */
+	SHMEM_ZERO_PAGE_SWAP		= 3,	/* swapped out (content unknown);
+						 * only to the owner or a writer
+						 */
 	SHMEM_ZERO_PAGE_UNWRITTEN	= 4,	/* fallocated, reads as zero */
 };
 
@@ -98,11 +116,14 @@ struct shmem_zero_args {
 	__u64 zero_pages;	/* out: QUERY: resident, all zero;
 				 * ZERO_IN_PLACE: already zero, untouched
 				 */
-	__u64 data_pages;	/* out: QUERY, RECLAIM: resident, not all zero */
+	__u64 data_pages;	/* out: QUERY, RECLAIM: resident, not all zero
+				 * (QUERY: and swapped, when not shown SWAP)
+				 */
 	__u64 unwritten_pages;	/* out: fallocated, not written (reads zero;
 				 * RECLAIM and ZERO_IN_PLACE leave them)
 				 */
-	__u64 swap_pages;	/* out: QUERY: swapped; DISCARD, ZERO_IN_PLACE:
+	__u64 swap_pages;	/* out: QUERY: swapped (owner, writer only);
+				 * DISCARD, ZERO_IN_PLACE:
 				 * swap freed; RECLAIM: swapped, skipped
 				 */
 	__u64 freed_pages;	/* out: DISCARD: resident pages removed;
@@ -132,16 +153,17 @@ struct shmem_zero_args {
 
 /*
  * Generic netlink family SHMEM_ZERO_GENL_NAME: module-wide counters, summed
- * over all calls since load or the last reset.  See
- * Documentation/netlink/specs/shmem_zero.yaml.
+ * over all calls since load or the last reset.  Both commands need
+ * CAP_NET_ADMIN in the initial user namespace (GENL_ADMIN_PERM): the
+ * counters are host-wide.  See Documentation/netlink/specs/shmem_zero.yaml.
  */
 #define SHMEM_ZERO_GENL_NAME	"shmem_zero"
 #define SHMEM_ZERO_GENL_VERSION	1
 
 enum {
 	SHMEM_ZERO_CMD_UNSPEC,
-	SHMEM_ZERO_CMD_GET_STATS,	/* reply: SHMEM_ZERO_A_* */
-	SHMEM_ZERO_CMD_RESET_STATS,	/* needs CAP_SYS_ADMIN */
+	SHMEM_ZERO_CMD_GET_STATS,	/* needs CAP_NET_ADMIN; reply: A_* */
+	SHMEM_ZERO_CMD_RESET_STATS,	/* needs CAP_NET_ADMIN */
 
 	__SHMEM_ZERO_CMD_MAX,
 	SHMEM_ZERO_CMD_MAX = __SHMEM_ZERO_CMD_MAX - 1
