@@ -5,24 +5,40 @@
 # (user/qemu/TARGET/*.patch), x86_64-softmmu only, built with ccache against
 # a static staging install of user/lib.
 #
-#   7.2   Debian's qemu 1:7.2+dfsg (apt-get source, Debian's patches applied
-#         by dpkg-source).  "Stock" is Debian's own /usr/bin/qemu-system-x86_64.
+#   7.2   Debian's qemu 7.2 (apt-get source, Debian's patches applied by
+#         dpkg-source), pinned to the source version of the installed
+#         qemu-system-x86, whose /usr/bin/qemu-system-x86_64 is "stock" in
+#         the tests; if that version has left the archive, the newest 7.2
+#         source there (with a warning).
 #   10.0  upstream 10.0.2 as bookworm-backports ships it
-#         (qemu_10.0.2+ds.orig.tar.xz), built twice: stock and patched, with
-#         meson and pycotap from bookworm-backports unpacked next to the
-#         build (the system's meson stays Debian 12's), no TCG (the tests
-#         run -accel qtest) and no edk2 blobs (the +ds tarball has none).
+#         (qemu_10.0.2+ds.orig.tar.xz), built twice in one tree: stock, then
+#         patched, with meson and pycotap from bookworm-backports unpacked
+#         next to the build (the system's meson stays Debian 12's), no TCG
+#         (the tests run -accel qtest) and no edk2 blobs (the +ds tarball
+#         has none).
 #
-# Binaries are cached in $SZ_QEMU_CACHE (default ~/.cache/shmem-zero/qemu)
-# under TARGET/KEY, KEY = hash of what goes into them (source, series,
-# library, this script), so a clean clone rebuilds nothing until the series
-# changes.  build/qemu/TARGET/qemu-system-x86_64 (and, for 10.0,
+# Only what user/qemu/tests/migrate.py uses is built: the pc machine with
+# the devices it creates under -nodefaults, the generic loader, memfd/file
+# memory backends, qtest (and TCG for 7.2); no optional feature
+# (--without-default-features), no docs, tools, guest agent, plugins,
+# modules or debug info.
+#
+# Binaries are cached in $SZ_QEMU_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/shmem-zero/qemu) under TARGET/KEY, KEY = hash
+# of what goes into them (source version, series, library, this script), so
+# a clean clone rebuilds nothing until the series changes; after a build the
+# $SZ_QEMU_CACHE_KEEP (3) most recently used keys of each kind (stock,
+# patched) are kept per target, older ones deleted.
+# build/qemu/TARGET/qemu-system-x86_64 (and, for 10.0,
 # qemu-system-x86_64-stock) link to the current ones; the patched binary's
 # path is the last line printed.
 #
+# Downloaded sources are kept in $SZ_QEMU_SRC (default
+# ${XDG_CACHE_HOME:-~/.cache}/shmem-zero/qemu-src), so another clone does
+# not download them again.
+#
 # Environment: SZ_QEMU_WORK (default build/qemu/TARGET), SZ_QEMU_CACHE,
-# SZ_QEMU_SRC (a directory already holding the sources; default
-# /work/qemu-src if it has them, else apt-get source --download-only), JOBS.
+# SZ_QEMU_CACHE_KEEP, SZ_QEMU_SRC, JOBS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${1:-7.2}
@@ -32,8 +48,11 @@ case $target in
 esac
 series_dir=$root/user/qemu/$target
 work=${SZ_QEMU_WORK:-$root/build/qemu/$target}
-cache=${SZ_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shmem-zero/qemu}/$target
-from=${SZ_QEMU_SRC:-/work/qemu-src}
+xdg_cache=${XDG_CACHE_HOME:-$HOME/.cache}/shmem-zero
+cache=${SZ_QEMU_CACHE:-$xdg_cache/qemu}/$target
+keep=${SZ_QEMU_CACHE_KEEP:-3}
+((keep >= 1)) || keep=1
+src_dir=${SZ_QEMU_SRC:-$xdg_cache/qemu-src}
 log() { echo "build.sh $target: $*" >&2; }
 
 mapfile -t patches < <(ls "$series_dir"/*.patch)
@@ -43,25 +62,59 @@ lib_src=("$root"/user/lib/*.c "$root"/user/lib/*.h "$root"/user/lib/libshmemzero
 	 "$root"/kmod/include/uapi/linux/shmem_zero.h)
 hash() { (cd / && sha256sum "$@" | cut -d' ' -f1) | sha256sum | cut -c1-16; }
 
+# The devices: what "-nodefaults -machine pc" creates in Debian's 7.2 build
+# (its "info qtree"), since a migration between Debian's binary and ours
+# needs the same device sections: I440FX selects the PIIX3/PIIX4 chipset,
+# IDE, RTC, PIT, i8042, FDC (7.2), SMBus EEPROMs, fw_cfg, APIC/IOAPIC,
+# kvmvapic; HPET, VMPORT and VMMOUSE are only "implied" by the pc machine,
+# which --without-default-devices ignores.  GENERIC_LOADER (-device loader)
+# is "default y", also ignored.  10.0 uses the same list (both of its
+# binaries are built here, so it only needs to boot the machine).
+devices_mak='# user/qemu/build.sh: the devices user/qemu/tests/migrate.py uses
+CONFIG_I440FX=y
+CONFIG_HPET=y
+CONFIG_VMPORT=y
+CONFIG_VMMOUSE=y
+CONFIG_GENERIC_LOADER=y'
+devices=shmemzero-tests
+
 common_flags=(--cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
-	--target-list=x86_64-softmmu --disable-install-blobs --disable-docs
-	--disable-gtk --disable-sdl --disable-vnc --disable-opengl --disable-spice
-	--disable-tools --disable-guest-agent --disable-werror)
+	--target-list=x86_64-softmmu
+	--without-default-features --without-default-devices
+	"--with-devices-x86_64=$devices"
+	--disable-docs --disable-tools --disable-guest-agent --disable-plugins
+	--disable-modules --disable-debug-info --disable-install-blobs
+	--disable-werror)
+src_id_of() { echo "qemu $1"; }
 if [[ $target == 7.2 ]]; then
-	srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null || true)
-	srcver=${srcver#*:}
-	src_id="qemu ${srcver:-7.2}"
+	# The stock side of the 7.2 tests; its source version, with the
+	# epoch (apt-get source qemu=7.2+dfsg-... finds nothing).
+	if ! dpkg-query -W -f='${db:Status-Abbrev}' qemu-system-x86 2>/dev/null |
+		grep -q '^ii'; then
+		log "qemu-system-x86 is not installed: its qemu-system-x86_64 is the stock side of the 7.2 tests and its source version is the one built here"
+		log "install it with scripts/install-deps (or apt-get install qemu-system-x86)"
+		exit 1
+	fi
+	want=$(dpkg-query -W -f='${source:Version}' qemu-system-x86)
+	srcver=$want
 	flags=("${common_flags[@]}")
 	builds=(patched)
 else
-	src_id="qemu_10.0.2+ds.orig.tar.xz"
+	srcver=10.0.2
+	tarball=qemu_10.0.2+ds.orig.tar.xz
+	tarball_sha256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
+	src_id_of() { echo "$tarball $tarball_sha256"; }
+	# KVM only because configure wants an accelerator besides qtest.
 	flags=("${common_flags[@]}" --python=/usr/bin/python3 --disable-tcg
-	       --disable-rust --disable-xen)
+	       --enable-kvm --disable-rust --disable-xen)
 	builds=(stock patched)
 fi
 self=$root/user/qemu/build.sh
-stock_key=$(hash "$self" <(echo "$src_id"))
-patched_key=$(hash "$self" <(echo "$src_id") "${patches[@]}" "${lib_src[@]}")
+set_keys() {
+	src_id=$(src_id_of "$srcver")
+	stock_key=$(hash "$self" <(echo "$src_id"))
+	patched_key=$(hash "$self" <(echo "$src_id") "${patches[@]}" "${lib_src[@]}")
+}
 key_of() { if [[ $1 == stock ]]; then echo "stock-$stock_key"; else echo "$patched_key"; fi; }
 bin_name() { if [[ $1 == stock ]]; then echo qemu-system-x86_64-stock; else echo qemu-system-x86_64; fi; }
 
@@ -69,22 +122,27 @@ link_all() {
 	mkdir -p "$work"
 	for b in "${builds[@]}"; do
 		ln -sfn "$cache/$(key_of "$b")/qemu-system-x86_64" "$work/$(bin_name "$b")"
+		touch "$cache/$(key_of "$b")"	# most recently used, for prune
 	done
 }
-todo=()
-for b in "${builds[@]}"; do
-	[[ -x $cache/$(key_of "$b")/qemu-system-x86_64 ]] || todo+=("$b")
-done
-if ((${#todo[@]} == 0)); then
+# cached_or_todo: link and exit if every binary is cached, else set todo.
+cached_or_todo() {
+	todo=()
+	for b in "${builds[@]}"; do
+		[[ -x $cache/$(key_of "$b")/qemu-system-x86_64 ]] || todo+=("$b")
+	done
+	((${#todo[@]})) && return
 	link_all
-	log "cached ($(for b in "${builds[@]}"; do printf '%s ' "$(key_of "$b")"; done))"
+	log "cached ($(for b in "${builds[@]}"; do printf '%s ' "$(key_of "$b")"; done)for $src_id)"
 	echo "$cache/$patched_key/qemu-system-x86_64"
 	exit 0
-fi
+}
+set_keys
+cached_or_todo
 
 # What a fresh Debian 12 lacks (scripts/install-deps installs all of them).
 need=(meson ninja-build pkg-config gcc libglib2.0-dev libpixman-1-dev libfdt-dev
-      libslirp-dev flex bison ccache dpkg-dev python3-venv xz-utils git)
+      flex bison ccache dpkg-dev python3-venv xz-utils git)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' ||
@@ -96,50 +154,89 @@ if ((${#missing[@]})); then
 	exit 1
 fi
 
-start=$SECONDS
-mkdir -p "$work/src"
 src_hint() {
-	log "apt-get source failed: a deb-src entry for $1 is needed (scripts/install-deps adds it), e.g."
-	log "  /etc/apt/sources.list.d/debian-src.sources: Types: deb-src, URIs: http://deb.debian.org/debian, Suites: bookworm bookworm-updates bookworm-backports, Components: main"
-	log "then apt-get update"
+	log "apt-get source failed: apt needs a deb-src entry for $1:"
+	log "scripts/install-deps adds one made from this machine's Debian archive entry"
+	log "(scripts/apt-sources), then runs apt-get update"
 }
-git_id=(-c user.name=shmem-zero-build -c user.email=build@localhost -c init.defaultBranch=main)
-
-# unpack_TARGET DIR: a pristine source tree in DIR, committed to git.
-unpack_7.2() {
-	local dsc
-	dsc=$(ls "$work"/src/qemu_7.2*.dsc 2>/dev/null | sort -V | tail -n1 || true)
-	if [[ -z $dsc ]]; then
-		if ls "$from"/qemu_7.2*.dsc >/dev/null 2>&1; then
-			log "source from $from"
-			cp "$from"/qemu_7.2*.dsc "$from"/qemu_7.2*.tar.* "$work/src/"
-		else
-			log "apt-get source --download-only qemu${srcver:+=$srcver}"
-			(cd "$work/src" && apt-get source -q --download-only \
-				"qemu${srcver:+=$srcver}") >&2 || { src_hint bookworm; exit 1; }
-		fi
-		dsc=$(ls "$work"/src/qemu_7.2*.dsc | sort -V | tail -n1)
+# fetch_src SPEC [FILE...]: apt-get source --download-only SPEC in a scratch
+# directory of $src_dir, then move what arrived into $src_dir, so a download
+# cut short leaves nothing behind.  Without FILEs, apt-get must succeed and
+# everything is kept; with FILEs, only those are kept and must have arrived
+# (apt-get checks each file against the archive's index as it arrives).
+fetch_src() {
+	local spec=$1 tmp f rc=0
+	shift
+	mkdir -p "$src_dir"
+	tmp=$(mktemp -d "$src_dir/.download.XXXXXX")
+	log "apt-get source --download-only $spec (into $src_dir)"
+	(cd "$tmp" && apt-get source -q --download-only "$spec") >&2 || rc=$?
+	if (($#)); then
+		for f in "$@"; do
+			[[ -f $tmp/$f ]] && mv -f "$tmp/$f" "$src_dir/$f"
+		done
+	elif ((rc == 0)); then
+		mv -f "$tmp"/* "$src_dir/"
 	fi
+	rm -rf "$tmp"
+	(($#)) || return $rc
+	for f in "$@"; do [[ -f $src_dir/$f ]] || return 1; done
+}
+# resolve_7.2: the source .dsc in $src_dir, downloaded if needed: the
+# installed qemu-system-x86's version if $src_dir or the archive has it,
+# else the newest 7.2 source of the archive; sets srcver and dsc.
+resolve_7.2() {
+	local v
+	local -a archive
+	mapfile -t archive < <(apt-cache madison qemu 2>/dev/null |
+		awk -F'|' '$3 ~ /Sources[ ]*$/ { gsub(/ /, "", $2); print $2 }' |
+		grep '^1:7\.2+' | sort -Vr || true)
+	for v in "$want" "${archive[@]}"; do
+		dsc=$src_dir/qemu_${v#*:}.dsc
+		if [[ ! -f $dsc ]]; then
+			if ! printf '%s\n' "${archive[@]}" | grep -qxF "$v"; then
+				log "qemu $v: not in the archive (apt-cache madison qemu: ${archive[*]:-no 7.2 source})"
+				continue
+			fi
+			fetch_src "qemu=$v" || continue
+		fi
+		srcver=$v
+		if [[ $v != "$want" ]]; then
+			log "WARNING: the source of the installed qemu-system-x86 ($want) has left the archive;"
+			log "WARNING: building the newest 7.2 source there, $v, instead, so the patched binary"
+			log "WARNING: also differs from the stock one by Debian's changes between the two"
+		fi
+		return 0
+	done
+	src_hint bookworm
+	exit 1
+}
+resolve_10.0() {
+	local f=$src_dir/$tarball
+	if [[ ! -f $f ]]; then
+		# The .dsc of the backport may be gone from the archive (404):
+		# the orig tarball is all we need.
+		fetch_src qemu/bookworm-backports "$tarball" ||
+			{ src_hint bookworm-backports; exit 1; }
+	fi
+	echo "$tarball_sha256  $f" | sha256sum -c --quiet >&2 || {
+		log "$f: not the expected tarball (sha256 $tarball_sha256); delete it to download it again"
+		exit 1; }
+}
+"resolve_$target"
+set_keys	# the source actually used (7.2: maybe a fallback)
+cached_or_todo
+
+# unpack_TARGET DIR: a pristine source tree in DIR.
+unpack_7.2() {
 	log "unpacking $(basename "$dsc") (Debian patches applied by dpkg-source)"
-	dpkg-source -q -x "$dsc" "$1" >&2
+	dpkg-source -q -x --no-copy "$dsc" "$1" >&2
 	rm -rf "$1/.pc"
 }
 unpack_10.0() {
-	local tar=$work/src/$src_id
-	if [[ ! -f $tar ]]; then
-		if [[ -f $from/$src_id ]]; then
-			cp "$from/$src_id" "$tar"
-		else
-			# The .dsc of the backport may be gone from the archive (404):
-			# the orig tarball is all we need.
-			log "apt-get source --download-only qemu/bookworm-backports"
-			(cd "$work/src" && apt-get source -q --download-only \
-				qemu/bookworm-backports) >&2 || true
-			[[ -f $tar ]] || { src_hint bookworm-backports; exit 1; }
-		fi
-	fi
+	log "unpacking $tarball"
 	mkdir -p "$1"
-	tar -xJf "$tar" -C "$1" --strip-components=1
+	tar -xJf "$src_dir/$tarball" -C "$1" --strip-components=1
 	# The +ds tarball lacks the edk2 firmware blobs: do not unpack them.
 	sed -i 's/unpack_edk2_blobs = bzip2.found()/unpack_edk2_blobs = false/' \
 		"$1/meson.build"
@@ -157,6 +254,7 @@ tools_10.0() {
 	fi
 	export PATH=$t/usr/bin:$PATH PYTHONPATH=$t/usr/lib/python3/dist-packages
 }
+start=$SECONDS
 [[ $target == 10.0 ]] && tools_10.0
 
 # libshmemzero, static, so the binary needs nothing at run time.
@@ -169,38 +267,70 @@ export PKG_CONFIG_PATH=$stage/lib/pkgconfig
 # parent are hashed relative, so a fresh tree (or another checkout) hits.
 CCACHE_BASEDIR=$(dirname "$root")
 export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
+git_id=(-c "user.name=shmem-zero build" -c user.email=shmem-zero@invalid
+	-c init.defaultBranch=main)
 
+# One tree for both builds of 10.0.  The patched build reuses the stock
+# build's objects, which is sound because ninja, not this script, decides
+# what to rebuild, and its decisions only depend on things it tracks:
+# configure is run again from scratch in the same build directory (it
+# deletes meson-private and reruns meson setup), so build.ninja is exactly
+# the one a fresh tree gives with the series applied; meson rewrites a
+# generated file (config-host.h, ...) only when its contents change; git am
+# gives every file the series touches a new mtime, newer than every object
+# of the stock build, and ninja knows each object's headers from the
+# compiler's depfiles; and an object whose command line changed (e.g. the
+# libshmemzero include directory added to a target) is rebuilt because
+# ninja keeps the hash of each command in .ninja_log.  The series adds no
+# CONFIG_ symbol (patch 1), so only what it touches is compiled again.
+tree=$work/tree
+rm -rf "$tree"
+"unpack_$target" "$tree"
+(cd "$tree" && git "${git_id[@]}" init -q && git add -Af . &&
+	git "${git_id[@]}" commit -qm "$src_id") >&2
+# The device list (configure --with-devices-x86_64=NAME reads
+# configs/devices/x86_64-softmmu/NAME.mak; untracked, git am ignores it).
+printf '%s\n' "$devices_mak" >"$tree/configs/devices/x86_64-softmmu/$devices.mak"
+mkdir -p "$tree/build"
 for b in "${todo[@]}"; do
-	tree=$work/tree-$b
-	rm -rf "$tree"
-	"unpack_$target" "$tree"
-	(cd "$tree" && git "${git_id[@]}" init -q && git add -Af . &&
-		git "${git_id[@]}" commit -qm "$src_id") >&2
 	extra=()
 	if [[ $b == patched ]]; then
 		(cd "$tree" && git "${git_id[@]}" am -q "${patches[@]}") >&2 || {
 			log "the series does not apply to $src_id"; exit 1; }
 		extra=(--enable-shmemzero)
 	fi
-	mkdir -p "$tree/build"
 	log "configure ($b)"
 	(cd "$tree/build" && ../configure "${flags[@]}" "${extra[@]}") \
-		>"$tree/build/configure.log" 2>&1 || {
-		tail -n 30 "$tree/build/configure.log" >&2
-		log "configure failed ($tree/build/configure.log)"; exit 1; }
+		>"$tree/build/configure-$b.log" 2>&1 || {
+		tail -n 30 "$tree/build/configure-$b.log" >&2
+		log "configure failed ($tree/build/configure-$b.log)"; exit 1; }
 	log "ninja qemu-system-x86_64 ($b, ccache)"
 	ninja -C "$tree/build" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 \
-		>"$tree/build/ninja.log" 2>&1 || {
-		grep -E 'error|Error' "$tree/build/ninja.log" | head -n 20 >&2
-		log "build failed ($tree/build/ninja.log)"; exit 1; }
+		>"$tree/build/ninja-$b.log" 2>&1 || {
+		grep -E 'error|Error' "$tree/build/ninja-$b.log" | head -n 20 >&2
+		log "build failed ($tree/build/ninja-$b.log)"; exit 1; }
 	dst=$cache/$(key_of "$b")
 	mkdir -p "$dst"
 	cp "$tree/build/qemu-system-x86_64" "$dst/qemu-system-x86_64.tmp"
 	mv "$dst/qemu-system-x86_64.tmp" "$dst/qemu-system-x86_64"
 	{ echo "source $src_id"; echo "build $b"
 	  [[ $b == patched ]] && printf 'patch %s\n' "${patches[@]##*/}"
+	  echo "configure ${flags[*]} ${extra[*]}"
 	  echo "seconds $((SECONDS - start))"; } >"$dst/info"
+	log "$b built ($((SECONDS - start)) s so far)"
 done
 link_all
+
+# prune: keep the $keep most recently used keys of each kind (stock-KEY,
+# KEY) of this target; link_all just touched the current ones.
+for kind in 'stock-[0-9a-f]{16}' '[0-9a-f]{16}'; do
+	find "$cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+		-regex ".*/$kind" -printf '%T@ %f\n' |
+		sort -rn | tail -n +$((keep + 1)) |
+		while read -r _ k; do
+			log "pruning the cached $k"
+			rm -rf "${cache:?}/$k"
+		done
+done
 log "built ${todo[*]} in $((SECONDS - start)) s"
 echo "$cache/$patched_key/qemu-system-x86_64"

@@ -8,8 +8,12 @@ qtest socket lets a case change guest memory between rounds), migrates over
 a unix socket with QMP, measures RssShmem of both processes and the
 destination file's allocation before and after, then compares the two
 backing files with read() through /proc/PID/fd (a read of a tmpfs hole does
-not allocate).  Prints "ok - qemuT: ..." / "not ok - ..." lines and a table;
---json FILE writes the figures.  --demo runs only stock -> stock and
+not allocate).  Prints TAP: the plan "1..N" first (N from the list of cases,
+so a case that never reports counts as a failure), then "ok - qemuT: ..." /
+"not ok - ..." per case, then a table as "#" lines; --json FILE writes the
+figures.  A case that checks a peer's bug (stock QEMU ballooning the memory,
+stock multifd leaving stale pages) ends its "ok" line with
+" # expected: REASON".  --demo runs only stock -> stock and
 patched -> patched and prints a table for a newcomer.
 """
 import argparse
@@ -264,7 +268,9 @@ def migrate(sq, dq, sqt, r, rounds):
 
 
 def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
-         check=None, expect_equal=True):
+         check=None, expect_equal=True, peer_bug=None):
+    """One migration; peer_bug: the stock bug the case reproduces (its check
+    asserts it), reported as "# expected: PEER_BUG" on the ok line."""
     kib = lambda b: b // 1024
     memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
     if stale:
@@ -280,6 +286,8 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
         dst_mem, hint = memfd, "memfd:"
     r = {"case": name, "target": target, "src_bin": src_bin, "dst_bin": dst_bin,
          "stale": stale, "multifd": multifd, "rounds": rounds}
+    if peer_bug:
+        r["peer_bug"] = peer_bug
     procs = []
     try:
         qtest = rounds or target != "7.2"
@@ -331,9 +339,12 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
     if not why and check:
         why += check(r)
     r["pass"] = not why
+    if why:
+        note = " # " + "; ".join(why)
+    else:
+        note = " # expected: " + peer_bug if peer_bug else ""
     print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
-                                 " # " + "; ".join(why) if why else ""),
-          flush=True)
+                                 note), flush=True)
     return r
 
 
@@ -394,38 +405,100 @@ def both(r):
     return small_dst(r) + small_src(r) + dst_ioctl(r) + src_ioctl(r)
 
 
-def run_check(S, P):
-    case("stock -> stock (reproduces the bug)", S, S, check=big_both)
-    case("patched -> patched", P, P, check=both)
-    case("patched -> patched, stale destination file", P, P, stale=True,
-         check=both)
-    case("patched -> patched, several rounds", P, P, stale=True, rounds=True,
-         check=lambda r: both(r) + several_rounds(r))
-    case("stock -> patched", S, P, check=lambda r: small_dst(r) + dst_ioctl(r))
-    case("patched -> stock", P, S, check=lambda r: small_src(r) + src_ioctl(r))
-    if target != "7.2":
-        case("stock -> stock, multifd (source grows)", S, S, multifd=True,
-             check=big_src)
-        case("stock -> stock, multifd, stale destination (left stale)", S, S,
-             multifd=True, stale=True, expect_equal=False, check=stale_left)
-    case("patched -> patched, multifd", P, P, multifd=True, check=both)
-    case("patched -> patched, multifd, stale destination file", P, P,
-         multifd=True, stale=True, check=both)
-    case("patched -> patched, multifd, several rounds", P, P, multifd=True,
-         stale=True, rounds=True, check=lambda r: both(r) + several_rounds(r))
-    case("stock -> patched, multifd, stale destination file", S, P,
-         multifd=True, stale=True, check=lambda r: small_dst(r) + dst_ioctl(r))
-    case("patched -> stock, multifd", P, S, multifd=True,
-         check=lambda r: small_src(r) + src_ioctl(r))
+# The stock bugs the stock -> stock cases reproduce
+BALLOON = "stock bug reproduced (both sides balloon to 1 GiB)"
+BALLOON_SRC = "stock bug reproduced (the multifd source balloons to 1 GiB)"
+STALE = "stock bug reproduced (multifd leaves stale pages)"
+
+
+def unload():
     if os.path.exists("/dev/shmem_zero"):
         subprocess.run(["rmmod", "shmem_zero"], check=True)
+
+
+def check_cases(S, P):
+    """The cases to run, in order: (function to call first or None,
+    case() arguments).  The plan line counts this list."""
     unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
         ["module still loaded"]
-    case("patched -> patched, module not loaded (fallback)", P, P, stale=True,
-         check=lambda r: small_dst(r) + small_src(r) + unloaded(r))
-    case("patched -> patched, multifd, module not loaded (fallback)", P, P,
-         stale=True, multifd=True,
-         check=lambda r: small_dst(r) + small_src(r) + unloaded(r))
+    c = [
+        dict(name="stock -> stock (reproduces the bug)", src_bin=S, dst_bin=S,
+             check=big_both, peer_bug=BALLOON),
+        dict(name="patched -> patched", src_bin=P, dst_bin=P, check=both),
+        dict(name="patched -> patched, stale destination file", src_bin=P,
+             dst_bin=P, stale=True, check=both),
+        dict(name="patched -> patched, several rounds", src_bin=P, dst_bin=P,
+             stale=True, rounds=True,
+             check=lambda r: both(r) + several_rounds(r)),
+        dict(name="stock -> patched", src_bin=S, dst_bin=P,
+             check=lambda r: small_dst(r) + dst_ioctl(r)),
+        dict(name="patched -> stock", src_bin=P, dst_bin=S,
+             check=lambda r: small_src(r) + src_ioctl(r)),
+    ]
+    if target != "7.2":
+        c += [
+            dict(name="stock -> stock, multifd (source grows)", src_bin=S,
+                 dst_bin=S, multifd=True, check=big_src, peer_bug=BALLOON_SRC),
+            dict(name="stock -> stock, multifd, stale destination (left stale)",
+                 src_bin=S, dst_bin=S, multifd=True, stale=True,
+                 expect_equal=False, check=stale_left, peer_bug=STALE),
+        ]
+    c += [
+        dict(name="patched -> patched, multifd", src_bin=P, dst_bin=P,
+             multifd=True, check=both),
+        dict(name="patched -> patched, multifd, stale destination file",
+             src_bin=P, dst_bin=P, multifd=True, stale=True, check=both),
+        dict(name="patched -> patched, multifd, several rounds", src_bin=P,
+             dst_bin=P, multifd=True, stale=True, rounds=True,
+             check=lambda r: both(r) + several_rounds(r)),
+        dict(name="stock -> patched, multifd, stale destination file",
+             src_bin=S, dst_bin=P, multifd=True, stale=True,
+             check=lambda r: small_dst(r) + dst_ioctl(r)),
+        dict(name="patched -> stock, multifd", src_bin=P, dst_bin=S,
+             multifd=True, check=lambda r: small_src(r) + src_ioctl(r)),
+    ]
+    # the last two without the module: unload it first
+    return [(None, a) for a in c] + [
+        (unload, dict(name="patched -> patched, module not loaded (fallback)",
+                      src_bin=P, dst_bin=P, stale=True,
+                      check=lambda r: small_dst(r) + small_src(r) + unloaded(r))),
+        (None, dict(name="patched -> patched, multifd, module not loaded "
+                    "(fallback)", src_bin=P, dst_bin=P, stale=True,
+                    multifd=True,
+                    check=lambda r: small_dst(r) + small_src(r) + unloaded(r))),
+    ]
+
+
+def demo_cases(S, P):
+    return [(None, dict(name="stock -> stock", src_bin=S, dst_bin=S,
+                        check=big_both, peer_bug=BALLOON)),
+            (None, dict(name="patched -> patched", src_bin=P, dst_bin=P,
+                        check=both))]
+
+
+def run(cases):
+    """The plan, then each case; a binary that is missing fails its cases."""
+    print("1..%d" % len(cases), flush=True)
+    for first, a in cases:
+        missing = [b for b in (a["src_bin"], a["dst_bin"])
+                   if not os.access(b, os.X_OK)]
+        if missing:
+            results.append({"case": a["name"], "target": target,
+                            "status": "not run", "pass": False})
+            print("not ok - qemu%s: %s # binary %s missing (run "
+                  "user/qemu/build.sh %s)" % (target, a["name"], missing[0],
+                                             target), flush=True)
+            continue
+        try:
+            if first:
+                first()
+        except Exception as e:
+            results.append({"case": a["name"], "target": target,
+                            "status": "not run", "pass": False})
+            print("not ok - qemu%s: %s # %s" % (target, a["name"], e),
+                  flush=True)
+            continue
+        case(**a)
 
 
 def table():
@@ -500,11 +573,10 @@ def main():
     with open(RUN + "/blob", "wb") as f:
         f.write(os.urandom(DATA))
     if a.demo:
-        case("stock -> stock", a.stock, a.stock, check=big_both)
-        case("patched -> patched", a.patched, a.patched, check=both)
+        run(demo_cases(a.stock, a.patched))
         demo_table()
     else:
-        run_check(a.stock, a.patched)
+        run(check_cases(a.stock, a.patched))
         table()
     if a.json:
         with open(a.json, "w") as f:

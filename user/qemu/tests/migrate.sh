@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Real migrations between stock and patched QEMU, in a VM:
 #   scripts/vm-run --mem 6144 -- user/qemu/tests/migrate.sh [7.2|10.0] [--demo]
-# TAP-ish "ok - qemuT: ..." lines; the figures go to $SZ_OUT/qemu-T-migrate.json
-# (--demo: $SZ_OUT/demo.json).  7.2: stock is Debian's qemu-system-x86_64;
+# TAP: the plan "1..N", then "ok - qemuT: ..." lines (" # expected: ..." on
+# those that reproduce a stock bug; a missing binary fails every case that
+# needs it); the figures go to $SZ_OUT/qemu-T-migrate.json (--demo:
+# $SZ_OUT/demo.json).  7.2: stock is Debian's qemu-system-x86_64;
 # 10.0: both binaries come from user/qemu/build.sh 10.0.
 cd "$(dirname "$0")/../../.." || exit 1
 target=${1:-7.2}
@@ -11,14 +13,9 @@ dir=build/qemu/$target
 patched=$dir/qemu-system-x86_64
 stock=/usr/bin/qemu-system-x86_64
 [ "$target" = 7.2 ] || stock=$dir/qemu-system-x86_64-stock
-for b in "$patched" "$stock"; do
-	if [ ! -x "$b" ]; then
-		echo "not ok - qemu$target: binary $b missing (run user/qemu/build.sh $target)"
-		exit 1
-	fi
-done
 json=${SZ_OUT:-/tmp}/qemu-$target-migrate.json
 [ "$2" = --demo ] && json=${SZ_OUT:-/tmp}/demo.json
 exec python3 user/qemu/tests/migrate.py --target "$target" \
-	--stock "$(readlink -f "$stock")" --patched "$(readlink -f "$patched")" \
+	--stock "$(readlink -f "$stock" || echo "$stock")" \
+	--patched "$(readlink -f "$patched" || echo "$patched")" \
 	--json "$json" ${2:+"$2"}
