@@ -9,6 +9,7 @@
 # make dkms-src   copy the module sources to /usr/src for dkms add
 # make user       libshmemzero, sz-replay, shmemzero(8) and their tests
 # make qemu-check    QEMU 7.2 and 10.0 + their series (cached), real migrations in a VM
+# make fresh-check   make demo and make check in a clean Debian 12 root (mmdebstrap), timed
 
 # The kernels we target: Debian 12's 6.1 and bookworm-backports' 6.12, the
 # newest installed of each.  KVER picks the one "make" builds (default 6.1);
@@ -86,6 +87,11 @@ deps:
 check: deps
 	scripts/check
 
+# The README's commands on a brand-new Debian 12 (a developer's tool: about
+# an hour; not part of make check).
+fresh-check:
+	scripts/fresh-check
+
 # Debian's QEMU 7.2, stock and patched, each migrating a paused guest with
 # 1 GiB of memfd RAM (8 MiB of data) inside a VM: a table on stdout, the
 # same figures in build/demo/demo.json.  make demo-stream: the ioctl alone
@@ -135,5 +141,5 @@ qemu-check: deps module user
 		scripts/vm-run --mem 6144 --timeout 1200 -- \
 			user/qemu/tests/migrate.sh $$t || exit 1; done
 
-.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check demo demo-stream bench \
-	user qemu-check
+.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check fresh-check demo \
+	demo-stream bench user qemu-check
