@@ -22,7 +22,9 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build
 # Each kernel builds from its own copy of the sources, so builds for
 # different kernels never share objects: build/$(KVER)/kmod/shmem_zero.ko.
-OBJ := $(BUILD)/$(KVER)
+# Expanded when used, like KVER: on a new machine "make demo" installs the
+# kernel (deps) after this file is read.
+OBJ = $(BUILD)/$(KVER)
 KMOD_C := kmod/core.c kmod/stats.c
 KMOD_H := kmod/shmem_zero.h
 KMOD_FILES := Kbuild kmod/Kbuild $(KMOD_C) $(KMOD_H) kmod/trace.h kmod/compat.h \
@@ -35,6 +37,7 @@ CHECKPATCH = $(CHECKPATCH_ANY) --strict
 all: module
 
 module:
+	@test -n "$(KVER)" || { echo "no kernel in /boot to build for: run scripts/install-deps" >&2; exit 1; }
 	mkdir -p $(OBJ)
 	cp -a --parents $(KMOD_FILES) $(OBJ)/
 	$(MAKE) -C $(KDIR) M=$(OBJ) W=1 modules
