@@ -45,6 +45,9 @@ struct sz_call {
 	struct address_space *mapping;
 	struct shmem_zero_range *chunk;	/* SZ_CHUNK ranges */
 	u8 __user *map;			/* QUERY map cursor, or NULL */
+	u64 map_left;			/* bytes of the map not written yet */
+	u8 *fill;			/* QUERY map: PAGE_SIZE bytes of fill_class */
+	int fill_class;			/* what c->fill holds, -1: nothing yet */
 	unsigned long align;		/* ranges' alignment */
 	bool hugetlb;			/* hugetlbfs DISCARD */
 	bool swap_visible;		/* QUERY may report SWAP, see sz_check_file() */
@@ -136,21 +139,58 @@ static void *sz_next_entry(struct address_space *mapping, pgoff_t *index,
 	return entry;
 }
 
-static int sz_map_fill(struct sz_call *c, u8 class, unsigned long nr)
+/*
+ * QUERY: @nr pages of @class, counted in *count and written to the map if
+ * there is one, so that the counters always add up to the map written.
+ *
+ * The map is written a piece of at most PAGE_SIZE bytes at a time, through
+ * c->fill: a hole may be 2^51 pages long.  Between pieces it reschedules
+ * and, when @done is given (holes, the only unbounded fills; an entry is at
+ * most one folio or swap entry), stops on a pending signal with -EINTR;
+ * *done and *count then cover the pieces written.
+ *
+ * Never past map_len: pass 1 checked the vector's page count against it, but
+ * user space may have grown a range since.  Such a fill fails as pass 1 does
+ * (-EINVAL) before writing any of its bytes (sz_query_entry() checks a whole
+ * entry first).
+ */
+static int sz_map_fill(struct sz_call *c, u8 class, u64 nr, u64 *count,
+		       pgoff_t *done)
 {
-	if (!c->map)
+	if (!c->map) {
+		*count += nr;
+		if (done)
+			*done += nr;
 		return 0;
-	if (class == SHMEM_ZERO_PAGE_HOLE) {
-		if (clear_user(c->map, nr))
-			return -EFAULT;
-	} else {
-		unsigned long i;
-
-		for (i = 0; i < nr; i++)
-			if (put_user(class, c->map + i))
-				return -EFAULT;
 	}
-	c->map += nr;
+	if (nr > c->map_left)
+		return -EINVAL;
+	while (nr) {
+		unsigned long n = min_t(u64, nr, PAGE_SIZE);
+
+		if (n == 1) {
+			if (put_user(class, c->map))
+				return -EFAULT;
+		} else {
+			if (c->fill_class != class) {
+				memset(c->fill, class, PAGE_SIZE);
+				c->fill_class = class;
+			}
+			if (copy_to_user(c->map, c->fill, n))
+				return -EFAULT;
+		}
+		c->map += n;
+		c->map_left -= n;
+		*count += n;
+		if (done)
+			*done += n;
+		nr -= n;
+		if (!nr)
+			break;
+		if (done && task_sigpending(current))
+			return -EINTR;
+		cond_resched();
+	}
 	return 0;
 }
 
@@ -195,28 +235,27 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 	unsigned long i;
 	int ret;
 
+	/* All of the entry or none of it: the caller's progress is per entry. */
+	if (c->map && nr > c->map_left)
+		return -EINVAL;
 	if (xa_is_value(entry) && !c->swap_visible) {
 		/* What read(2) tells of it: content, which is not read. */
-		c->args.data_pages += nr;
-		return sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, nr);
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, nr,
+				   &c->args.data_pages, NULL);
 	}
-	if (xa_is_value(entry)) {
-		c->args.swap_pages += nr;
-		return sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr);
-	}
-	if (!folio_test_uptodate(folio)) {
-		c->args.unwritten_pages += nr;
-		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr);
-	}
+	if (xa_is_value(entry))
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr,
+				   &c->args.swap_pages, NULL);
+	if (!folio_test_uptodate(folio))
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr,
+				   &c->args.unwritten_pages, NULL);
 	for (i = 0; i < nr; i++) {
-		bool zero = !sz_data_pages(folio, first + i, 1);
-
-		if (zero)
-			c->args.zero_pages++;
+		if (sz_data_pages(folio, first + i, 1))
+			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, 1,
+					  &c->args.data_pages, NULL);
 		else
-			c->args.data_pages++;
-		ret = sz_map_fill(c, zero ? SHMEM_ZERO_PAGE_ZERO :
-					    SHMEM_ZERO_PAGE_DATA, 1);
+			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_ZERO, 1,
+					  &c->args.zero_pages, NULL);
 		if (ret)
 			return ret;
 	}
@@ -424,16 +463,25 @@ static int sz_lock_folio(struct sz_call *c, struct folio *folio)
 	return -EAGAIN;
 }
 
-/* Clear the non-zero pages of [first, first + nr) in a locked folio. */
+/*
+ * Clear the non-zero pages of [first, first + nr) in a locked folio.
+ * Hwpoisoned pages are neither read nor written: they are counted in
+ * *poisoned, and do not read as zero afterwards (read(2) fails on them).
+ */
 static unsigned long sz_clear_pages(struct folio *folio, pgoff_t first,
-				    unsigned long nr)
+				    unsigned long nr, unsigned long *poisoned)
 {
 	unsigned long i, cleared = 0;
 
+	*poisoned = 0;
 	for (i = 0; i < nr; i++) {
 		struct page *page = sz_page(folio, first + i);
 
-		if (PageHWPoison(page) || sz_page_is_zero(page))
+		if (PageHWPoison(page)) {
+			(*poisoned)++;
+			continue;
+		}
+		if (sz_page_is_zero(page))
 			continue;
 		clear_highpage(page);
 		flush_dcache_page(page);
@@ -444,7 +492,10 @@ static unsigned long sz_clear_pages(struct folio *folio, pgoff_t first,
 	return cleared;
 }
 
-/* Drop swap entries: they read as zero afterwards and hold no memory. */
+/*
+ * Drop the swap entries of [first, first + nr), which the caller found wholly
+ * inside it: they read as zero afterwards and hold no memory.
+ */
 static void sz_free_swap(struct sz_call *c, pgoff_t first, unsigned long nr)
 {
 	shmem_truncate_range(c->inode, (loff_t)first << PAGE_SHIFT,
@@ -456,16 +507,26 @@ static void sz_free_swap(struct sz_call *c, pgoff_t first, unsigned long nr)
  * ZERO_IN_PLACE, i_rwsem held: clear resident pages under the folio lock,
  * leave them resident and mapped.  A write racing with the clear lands
  * before or after it, as with memset(3) through a mapping.
+ *
+ * A swap entry is freed only when it lies wholly in the range.  A large
+ * one (6.12: a large folio swapped out whole) that the range covers in part
+ * is kept and counted busy: shmem_truncate_range() would zero the part in
+ * range through the page cache, splitting the entry and reading a page of
+ * it back from swap (shmem_get_partial_folio()), and this mode allocates
+ * nothing.  Hwpoisoned pages cannot be cleared: they count as data.
  */
 static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
 			 unsigned long nr, bool whole)
 {
 	struct folio *folio = entry;
-	unsigned long cleared;
+	unsigned long cleared, poisoned;
 	int ret;
 
 	if (xa_is_value(entry)) {
-		sz_free_swap(c, first, nr);
+		if (whole)
+			sz_free_swap(c, first, nr);
+		else
+			c->args.busy_pages += nr;
 		return 0;
 	}
 	if (!folio_test_uptodate(folio)) {
@@ -475,10 +536,11 @@ static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
 	ret = sz_lock_folio(c, folio);
 	if (ret)
 		return ret;
-	cleared = sz_clear_pages(folio, first, nr);
+	cleared = sz_clear_pages(folio, first, nr, &poisoned);
 	folio_unlock(folio);
 	c->args.zeroed_pages += cleared;
-	c->args.zero_pages += nr - cleared;
+	c->args.data_pages += poisoned;
+	c->args.zero_pages += nr - cleared - poisoned;
 	return 0;
 }
 
@@ -518,12 +580,15 @@ static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			return -EINTR;
 		entry = sz_next_entry(c->mapping, &pos, end, &nr);
 		first = entry ? max(pos, index) : end;
-		c->args.hole_pages += first - index;
-		ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, first - index);
-		if (ret || !entry)
+		*done = index - start;	/* the hole's pieces advance it */
+		ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, first - index,
+				  &c->args.hole_pages, done);
+		if (ret || !entry) {
+			if (entry && !xa_is_value(entry))
+				folio_put(entry);
 			break;
+		}
 		index = first;
-		*done = index - start;
 		ret = sz_entry(c, &entry, first, min(pos + nr, end) - first,
 			       pos >= start && pos + nr <= end);
 		if (entry && !xa_is_value(entry))
@@ -631,15 +696,24 @@ retry:
 static int sz_discard_pinned(struct sz_call *c, struct sz_run *run)
 {
 	struct folio *folio = run->pinned;
+	unsigned long poisoned;
 	int ret = sz_lock_folio(c, folio);
 
 	if (!ret) {
-		sz_clear_pages(folio, run->start, run->end - run->start);
+		sz_clear_pages(folio, run->start, run->end - run->start,
+			       &poisoned);
 		folio_unlock(folio);
 		c->args.pinned_pages += run->end - run->start;
 	}
 	folio_put(folio);
 	return ret;
+}
+
+/* Holes in [from, to) that DISCARD counts: those before @eof. */
+static unsigned long sz_holes(pgoff_t from, pgoff_t to, pgoff_t eof)
+{
+	to = min(to, eof);
+	return to > from ? to - from : 0;
 }
 
 /*
@@ -649,13 +723,18 @@ static int sz_discard_pinned(struct sz_call *c, struct sz_run *run)
  * straddle the run's edges: exactly what FALLOC_FL_PUNCH_HOLE does to the
  * run, without faulting and without touching the holes between runs.
  *
+ * Like punch-hole, it does not stop at EOF: blocks that
+ * fallocate(FALLOC_FL_KEEP_SIZE) allocated past it are freed and counted
+ * too.  Holes are counted only before @eof.
+ *
  * The counts are what the walk found.  Faults do not take i_rwsem; one that
  * races with a run re-adds a page the run already counted as freed, which is
  * the outcome of a fault just after the call.  A pin taken after the walk
- * looked at a folio is not seen, as with punch-hole.
+ * looked at a folio is not seen, as with punch-hole.  *done: the pages
+ * processed so far, for EINTR.
  */
 static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
-			    pgoff_t *done)
+			    pgoff_t eof, pgoff_t *done)
 {
 	pgoff_t start = index;
 	struct sz_run run, left;
@@ -667,12 +746,15 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			return -EINTR;
 		if (!sz_walk(c->mapping, index, end, false, &run))
 			break;
-		c->args.hole_pages += run.start - index;
+		c->args.hole_pages += sz_holes(index, run.start, eof);
 		index = run.start;
+		*done = index - start;
 		if (run.pinned) {
 			if (sz_discard_pinned(c, &run) == -EAGAIN)
 				continue;	/* swapped out meanwhile */
 			index = run.end;
+			*done = index - start;
+			cond_resched();
 			continue;
 		}
 		if (mapping_mapped(c->mapping))
@@ -691,11 +773,20 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 		*done = index - start;
 		cond_resched();
 	}
-	c->args.hole_pages += end - index;
+	c->args.hole_pages += sz_holes(index, end, eof);
 	*done = end - start;
 	return 0;
 }
 
+/*
+ * Past EOF (i_size rounded up to a page) there are only blocks that
+ * fallocate(FALLOC_FL_KEEP_SIZE) allocated there, and what they became
+ * (swap entries, or pages read back from swap: all zero).  DISCARD frees
+ * them, as punch-hole does.  The other modes stop at EOF: QUERY reports the
+ * pages past it as holes, since read(2) reads nothing there; RECLAIM and
+ * ZERO_IN_PLACE leave them (nothing past EOF can be read, so there is
+ * nothing to clear, and RECLAIM leaves fallocated blocks anyway).
+ */
 static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
 {
 	u64 size = round_up(i_size_read(c->inode), PAGE_SIZE);
@@ -706,17 +797,17 @@ static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
 	u64 past = (r->length >> PAGE_SHIFT) - (end - index);
 	int ret = 0;
 
-	/* Pages past EOF: a no-op, as for a punched hole; QUERY: holes. */
 	switch (c->args.mode) {
 	case SHMEM_ZERO_MODE_DISCARD:
-		ret = sz_discard_range(c, index, end, &done);
+		ret = sz_discard_range(c, index,
+				       index + (r->length >> PAGE_SHIFT), end,
+				       &done);
 		break;
 	case SHMEM_ZERO_MODE_QUERY:
 		ret = sz_visit_range(c, index, end, &done);
-		if (!ret && past) {
-			c->args.hole_pages += past;
-			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, past);
-		}
+		if (!ret && past)
+			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_HOLE, past,
+					  &c->args.hole_pages, &done);
 		break;
 	case SHMEM_ZERO_MODE_RECLAIM:
 		ret = sz_visit_range(c, index, end, &done);
@@ -757,7 +848,10 @@ static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
 /*
  * One pass over the user's vector, a chunk at a time.  The first (@pages
  * set) validates it whole and counts its pages, so that bad input changes
- * nothing; the second applies it, stopping at the first error.
+ * nothing; the second applies it, stopping at the first error.  User space
+ * may change the vector in between: the second pass checks each range again
+ * (sz_load_chunk()) and never writes the map past map_len (sz_map_fill()),
+ * so what it did is the reported prefix.
  */
 static int sz_pass(struct sz_call *c, u64 *pages)
 {
@@ -1003,7 +1097,12 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 	if (!c.file)
 		goto out;
 	c.chunk = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	ret = c.chunk ? sz_run(&c) : -ENOMEM;
+	c.map_left = c.args.map_len;
+	c.fill_class = -1;
+	if (c.map)
+		c.fill = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	ret = c.chunk && (c.fill || !c.map) ? sz_run(&c) : -ENOMEM;
+	kfree(c.fill);
 	kfree(c.chunk);
 	trace_shmem_zero_ioctl(file_inode(c.file)->i_sb->s_dev,
 			       file_inode(c.file)->i_ino, c.args.mode,

@@ -654,6 +654,78 @@ TEST_F(sz, discard_unaligned_eof)
 	close(fd);
 }
 
+/*
+ * Blocks that fallocate(FALLOC_FL_KEEP_SIZE) allocated past EOF: DISCARD
+ * frees them exactly as fallocate(PUNCH_HOLE | KEEP_SIZE) does on a twin
+ * file (st_blocks), counts them freed, and counts holes only before EOF.
+ * QUERY keeps reporting pages past EOF as holes.
+ */
+TEST_F(sz, discard_past_eof_keep_size)
+{
+	const struct {
+		uint64_t first, n, freed, holes;
+		const char *what;
+	} c[] = {
+		{ 0, 64, 46, 2, "the whole file and past the blocks" },
+		{ 20, 10, 10, 0, "past EOF only" },
+		{ 12, 8, 8, 0, "across EOF" },
+		{ 44, 20, 4, 0, "the end of the blocks" },
+		{ 1ULL << 30, 16, 0, 0, "far past EOF" },
+		{ 4, 2, 0, 2, "holes before EOF" },
+	};
+	struct shmem_zero_range all = { 0, 64 * PG };
+	struct shmem_zero_args a;
+	uint8_t map[64];
+
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct shmem_zero_range r = { c[i].first * PG, c[i].n * PG };
+		int fd = memfd("eofkeep", 16 * PG, 0);
+		int twin = memfd("eofkeep-twin", 16 * PG, 0);
+
+		ASSERT_LE(0, fd);
+		ASSERT_LE(0, twin);
+		/* pages [0, 4) and [6, 16) data, [4, 6) holes; [8, 48) fallocated */
+		for (int f = 0; f < 2; f++) {
+			int d = f ? twin : fd;
+
+			ASSERT_EQ(0, fill_pages(d, 0, 4, 1, NULL));
+			ASSERT_EQ(0, fill_pages(d, 6, 10, 7, NULL));
+			ASSERT_EQ(0, fallocate(d, FALLOC_FL_KEEP_SIZE, 8 * PG, 40 * PG));
+			ASSERT_EQ(BLK(46), blocks(d));
+			ASSERT_EQ(16 * (long long)PG, fsize(d));
+		}
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &all, 1, map, 64, &a));
+		EXPECT_EQ(14ULL, a.data_pages);
+		EXPECT_EQ(50ULL, a.hole_pages) TH_LOG("past EOF: holes to QUERY");
+		ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &r, 1, NULL, 0, &a));
+		ASSERT_EQ(0, fallocate(twin, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       r.offset, r.length));
+		EXPECT_EQ(blocks(twin), blocks(fd))
+			TH_LOG("%s (pages %llu+%llu): st_blocks %lld, punch-hole leaves %lld",
+			       c[i].what, (unsigned long long)c[i].first,
+			       (unsigned long long)c[i].n, blocks(fd), blocks(twin));
+		EXPECT_EQ(1ULL, a.ranges_done);
+		EXPECT_EQ(r.length, a.bytes_done);
+		EXPECT_EQ(c[i].freed, a.freed_pages) TH_LOG("%s", c[i].what);
+		EXPECT_EQ(c[i].holes, a.hole_pages) TH_LOG("%s", c[i].what);
+		EXPECT_EQ(0ULL, a.zeroed_pages + a.swap_pages + a.pinned_pages);
+		EXPECT_EQ(16 * (long long)PG, fsize(fd));
+		/* within EOF both read the same */
+		for (uint64_t p = 0; p < 16; p++) {
+			bool gone = p >= c[i].first && p < c[i].first + c[i].n;
+			uint64_t base = gone || (p >= 4 && p < 6) ? 0 : p < 4 ? 1 : 7;
+
+			EXPECT_EQ(0, bad_pages(fd, p, 1, base, NULL, NULL))
+				TH_LOG("%s: page %llu", c[i].what, (unsigned long long)p);
+		}
+		/* the blocks it left past EOF are still there for the next call */
+		ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &all, 1, NULL, 0, &a));
+		EXPECT_EQ(0, blocks(fd));
+		close(fd);
+		close(twin);
+	}
+}
+
 /* Pages mlock()ed in a shared mapping are unmapped, munlocked and freed. */
 TEST_F(sz, discard_mlocked)
 {
@@ -1181,6 +1253,231 @@ TEST_F(sz, query_holes_1g)
 	munmap(m, GIB);
 	close(fd);
 	free(map);
+}
+
+/*
+ * The map bound holds in the second pass too.  The kernel reads the vector
+ * GR_CHUNK ranges at a time, and the second pass reads range GR_CHUNK only
+ * after it has done the first GR_CHUNK (zero pages: every byte compared).
+ * A thread flips that range's length between 1 page and GR_PAGES while QUERY
+ * runs with a map exactly as long as the short vector, followed by canary
+ * bytes and a PROT_NONE page.  A call that saw the long range in the first
+ * pass fails (EINVAL) before writing anything; one that saw it only in the
+ * second must fail the same way after writing the map up to map_len and no
+ * further, reporting that prefix.  The canary never changes.
+ */
+#define GR_CHUNK	256	/* PAGE_SIZE / sizeof(struct shmem_zero_range) */
+#define GR_PAGES	16ULL
+#define GR_CANARY	64
+
+struct grow {
+	volatile __u64 *len;
+	atomic_bool stop;
+};
+
+static void *grow_fn(void *arg)
+{
+	struct grow *g = arg;
+
+	while (!atomic_load(&g->stop)) {
+		for (volatile int i = 0; i < 200; i++)
+			;
+		*g->len = GR_PAGES * PG;
+		for (volatile int i = 0; i < 200; i++)
+			;
+		*g->len = PG;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sz, query_map_range_grows, 60)
+{
+	const uint64_t map_len = GR_CHUNK * GR_PAGES + 1;
+	const size_t rw = (map_len + GR_CANARY + PG - 1) / PG * PG;
+	struct shmem_zero_range *v = calloc(GR_CHUNK + 1, sizeof(*v));
+	unsigned int ok = 0, pass1 = 0, pass2 = 0, calls = 0;
+	struct grow g = { 0 };
+	struct shmem_zero_args a;
+	uint8_t *base, *map;
+	pthread_t th;
+	double t0;
+	int fd, e;
+
+	ASSERT_NE(NULL, v);
+	fd = memfd("grow", GR_PAGES * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_bytes(fd, 0, GR_PAGES, 0));	/* zero pages */
+	for (int i = 0; i < GR_CHUNK; i++)
+		v[i] = (struct shmem_zero_range){ 0, GR_PAGES * PG };
+	v[GR_CHUNK] = (struct shmem_zero_range){ 0, PG };
+	base = mmap(NULL, rw + PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	ASSERT_EQ(0, mprotect(base + rw, PG, PROT_NONE));
+	map = base + rw - GR_CANARY - map_len;
+
+	g.len = &v[GR_CHUNK].length;
+	ASSERT_EQ(0, pthread_create(&th, NULL, grow_fn, &g));
+	t0 = now_s();
+	while (now_s() - t0 < 20 && pass2 < 8) {
+		memset(map, 0xEE, map_len + GR_CANARY);
+		args_init(&a, fd, QUERY, v, GR_CHUNK + 1);
+		a.map = (uintptr_t)map;
+		a.map_len = map_len;
+		e = sz(self->dev, &a);
+		calls++;
+		for (int i = 0; i < GR_CANARY; i++) {
+			if (map[map_len + i] != 0xEE) {
+				ASSERT_EQ(0xEE, map[map_len + i])
+					TH_LOG("call %u (%s, ranges_done %llu, bytes_done %llu): "
+					       "canary byte %d after the map overwritten",
+					       calls, e ? strerror(e) : "success",
+					       (unsigned long long)a.ranges_done,
+					       (unsigned long long)a.bytes_done, i);
+			}
+		}
+		if (!e) {
+			/* both passes saw the short range */
+			ASSERT_EQ(GR_CHUNK + 1ULL, a.ranges_done);
+			ASSERT_EQ(map_len * PG, a.bytes_done);
+			ASSERT_EQ(map_len, a.zero_pages);
+			ok++;
+			continue;
+		}
+		ASSERT_EQ(EINVAL, e);
+		if (!a.ranges_done) {
+			/* the first pass saw the long range: nothing written */
+			ASSERT_OUT_ZERO(a);
+			ASSERT_EQ(0xEE, map[0]);
+			ASSERT_EQ(0xEE, map[map_len - 1]);
+			pass1++;
+			continue;
+		}
+		/* the second pass: the map is full, and that is the prefix */
+		ASSERT_EQ((uint64_t)GR_CHUNK, a.ranges_done);
+		ASSERT_EQ(map_len * PG, a.bytes_done);
+		ASSERT_EQ(map_len, a.zero_pages);
+		ASSERT_EQ(0ULL, a.hole_pages + a.data_pages);
+		ASSERT_EQ(SHMEM_ZERO_PAGE_ZERO, map[map_len - 1]);
+		pass2++;
+	}
+	atomic_store(&g.stop, true);
+	pthread_join(th, NULL);
+	TH_LOG("%u calls in %.1f s: %u completed, %u refused by the first pass, "
+	       "%u stopped in the second", calls, now_s() - t0, ok, pass1, pass2);
+	EXPECT_LT(0U, pass2) TH_LOG("the range never grew between the two passes");
+	munmap(base, rw + PG);
+	close(fd);
+	free(v);
+}
+
+/*
+ * The map is written in bounded pieces with a signal check between them.
+ * One range of 4 TiB of holes (a sparse 1 PiB memfd; then the same range
+ * past EOF) has a map of 1 GiB, written into fresh MAP_NORESERVE memory:
+ * every map page is faulted in as it is written.  SIGALRM 50 ms in must
+ * stop the call within HM_LATENCY_MS with EINTR; the map holds exactly the
+ * reported prefix (canaries every HM_STEP bytes tell), every page of which
+ * is a counted hole.
+ */
+#define HM_MAP		GIB
+#define HM_STEP		(256 * KB)
+#define HM_LATENCY_MS	250
+
+static void hm_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Sends SIGALRM to @target after @usec and notes when: the handler itself
+ * runs only when the call returns.
+ */
+struct hm_kill {
+	pthread_t target;
+	long usec;
+	double sent_at;
+};
+
+static void *hm_killer(void *arg)
+{
+	struct hm_kill *k = arg;
+
+	usleep(k->usec);
+	k->sent_at = now_s();
+	pthread_kill(k->target, SIGALRM);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sz, query_huge_map_eintr, 120)
+{
+	struct sigaction sa = { .sa_handler = hm_alarm };	/* no SA_RESTART */
+	struct shmem_zero_range r = { 0, HM_MAP * PG };
+	struct shmem_zero_args a;
+	uint8_t *map;
+	int fd;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	map = mmap(NULL, HM_MAP, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	madvise(map, HM_MAP, MADV_NOHUGEPAGE);	/* one small page per canary */
+	fd = memfd("pib", 0, 0);
+	ASSERT_LE(0, fd);
+
+	for (int past = 0; past < 2; past++) {
+		struct hm_kill k = { pthread_self(), 50000, 0 };
+		uint64_t done, below = 0, above = 0;
+		pthread_t th;
+		double t0, t1;
+		int e;
+
+		ASSERT_EQ(0, ftruncate(fd, past ? 0 : 1ULL << 50))
+			TH_LOG("ftruncate 1 PiB: %s", strerror(errno));
+		ASSERT_EQ(0, madvise(map, HM_MAP, MADV_DONTNEED));
+		for (uint64_t i = 0; i < HM_MAP; i += HM_STEP)
+			map[i] = map[i + HM_STEP - 1] = 0xEE;
+		args_init(&a, fd, QUERY, &r, 1);
+		a.map = (uintptr_t)map;
+		a.map_len = HM_MAP;
+		t0 = now_s();
+		ASSERT_EQ(0, pthread_create(&th, NULL, hm_killer, &k));
+		e = sz(self->dev, &a);
+		t1 = now_s();
+		pthread_join(th, NULL);
+		done = a.bytes_done / PG;
+		TH_LOG("%s: %s after %.3f s, %.3f s after the signal; %llu of %llu map bytes",
+		       past ? "past EOF" : "holes", e ? strerror(e) : "completed",
+		       t1 - t0, t1 - k.sent_at, (unsigned long long)done,
+		       (unsigned long long)HM_MAP);
+		ASSERT_LT(k.sent_at, t1) TH_LOG("the call ended before the signal");
+		EXPECT_EQ(EINTR, e) TH_LOG("a 1 GiB map write was not interrupted");
+		EXPECT_GT(HM_LATENCY_MS, (int)((t1 - k.sent_at) * 1000))
+			TH_LOG("returned %.3f s after the signal", t1 - k.sent_at);
+		if (e != EINTR)
+			continue;
+		EXPECT_EQ(0ULL, a.ranges_done);
+		EXPECT_EQ(0ULL, a.bytes_done % PG);
+		EXPECT_EQ(done, a.hole_pages);
+		EXPECT_EQ(0ULL, a.zero_pages + a.data_pages + a.swap_pages +
+				a.unwritten_pages);
+		EXPECT_LT(0ULL, done);
+		EXPECT_GT(HM_MAP, done);
+		/* canaries below the prefix were written as holes, the rest not */
+		for (uint64_t i = 0; i < HM_MAP; i += HM_STEP) {
+			for (uint64_t j = i; j < i + HM_STEP; j += HM_STEP - 1) {
+				if (j < done)
+					below += map[j] != SHMEM_ZERO_PAGE_HOLE;
+				else
+					above += map[j] != 0xEE;
+			}
+		}
+		EXPECT_EQ(0ULL, below) TH_LOG("map bytes in the prefix not written");
+		EXPECT_EQ(0ULL, above) TH_LOG("map bytes after the prefix written");
+	}
+	munmap(map, HM_MAP);
+	close(fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2673,6 +2970,93 @@ TEST_F(swap, discard_large_swap_entries)
 	if (!sizes)
 		SKIP(return, "no shmem mTHP size from 16 kB to below the PMD size");
 	TH_LOG("%d sizes, %.2f s", sizes, now_s() - t0);
+}
+
+/*
+ * ZERO_IN_PLACE allocates nothing, so it frees only swap entries wholly in
+ * its range.  A large swap entry (6.12: a large folio swapped out whole) that
+ * the range covers in part is left swapped out and counted busy; freeing part
+ * of it would read the whole folio back from swap (shmem_truncate_range()
+ * zeroes a partly covered large entry through the page cache).
+ */
+TEST_F(swap, zip_partial_large_swap_entry)
+{
+	struct shmem_zero_range all, v[2];
+	struct shmem_zero_args a, q;
+	unsigned int kb = 0;
+	uint64_t nr, nf = 16, n, exact, others, bad = 0;
+	long long so0, so1, b0, first_bad;
+	uint8_t *map;
+	char why[160];
+	char *m;
+	int fd;
+
+	if (!self->have_swap)
+		SKIP(return, "no swap device (and zram setup failed)");
+	if (!mthp_ready(&self->mthp, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	for (int i = 0; i < self->mthp.n && !kb; i++)
+		if (self->mthp.k[i].kb >= 16 && self->mthp.k[i].kb < self->mthp.pmd_kb)
+			kb = self->mthp.k[i].kb;
+	if (!kb)
+		SKIP(return, "no shmem mTHP size from 16 kB to below the PMD size");
+	nr = kb * KB / PG;
+	n = nf * nr;
+	map = malloc(n);
+	ASSERT_NE(NULL, map);
+	ASSERT_TRUE(mthp_only(&self->mthp, kb));
+	m = anon_shared(n * PG, (uint64_t)self->mthp.pmd_kb * KB, &fd);
+	ASSERT_NE(NULL, m) TH_LOG("shared anonymous memory: %s", strerror(errno));
+	for (uint64_t p = 0; p < n; p++)
+		page_fill(m + p * PG, 1 + p);
+	ASSERT_EQ(0, folio_scan(m, n, nr, &exact, &others));
+	ASSERT_EQ(nf, exact);
+	all = (struct shmem_zero_range){ 0, n * PG };
+	so0 = mthp_stat(kb, "swpout");
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, madvise(m, n * PG, MADV_PAGEOUT));
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &all, 1, NULL, 0, &q));
+		if (q.swap_pages == n)
+			break;
+	}
+	so1 = mthp_stat(kb, "swpout");
+	if (q.swap_pages != n || so1 - so0 != (long long)nf)
+		SKIP(goto out, "%ukB: %llu of %llu pages swapped out, swpout +%lld: "
+		     "not %llu large swap entries", kb, (unsigned long long)q.swap_pages,
+		     (unsigned long long)n, so1 - so0, (unsigned long long)nf);
+	b0 = blocks(fd);
+
+	/* the second half of entry 0 and the first of entry 1; entry 3 whole */
+	v[0] = (struct shmem_zero_range){ nr / 2 * PG, nr * PG };
+	v[1] = (struct shmem_zero_range){ 3 * nr * PG, nr * PG };
+	ASSERT_EQ(0, sz_call(self->dev, fd, ZERO_IN_PLACE, v, 2, NULL, 0, &a));
+	TH_LOG("%ukB entries: busy %llu swap %llu zeroed %llu zero %llu data %llu", kb,
+	       (unsigned long long)a.busy_pages, (unsigned long long)a.swap_pages,
+	       (unsigned long long)a.zeroed_pages, (unsigned long long)a.zero_pages,
+	       (unsigned long long)a.data_pages);
+	EXPECT_EQ(2ULL, a.ranges_done);
+	EXPECT_EQ(nr, a.busy_pages);
+	EXPECT_EQ(nr, a.swap_pages);
+	EXPECT_EQ(0ULL, a.zeroed_pages + a.zero_pages + a.data_pages + a.hole_pages +
+			a.freed_pages + a.unwritten_pages);
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &all, 1, map, n, &q));
+	for (uint64_t p = 0; p < n; p++)
+		bad += map[p] != (p / nr == 3 ? SHMEM_ZERO_PAGE_HOLE : SHMEM_ZERO_PAGE_SWAP);
+	EXPECT_EQ(0ULL, bad) TH_LOG("entries 0 and 1 read back (%llu pages swapped, "
+				    "%llu resident data, %llu zero)",
+				    (unsigned long long)q.swap_pages,
+				    (unsigned long long)q.data_pages,
+				    (unsigned long long)q.zero_pages);
+	EXPECT_EQ(b0 - BLK(nr), blocks(fd));
+	/* the data is still there (this reads it back) */
+	EXPECT_EQ(0, bad_pages(fd, 0, 3 * nr, 1, NULL, &first_bad))
+		TH_LOG("first bad page %lld", first_bad);
+	EXPECT_EQ(0, bad_pages(fd, 3 * nr, nr, 0, NULL, &first_bad));
+	EXPECT_EQ(0, bad_pages(fd, 4 * nr, n - 4 * nr, 1, NULL, &first_bad));
+out:
+	munmap(m, n * PG);
+	close(fd);
+	free(map);
 }
 
 /* ------------------------------------------------------------------ */

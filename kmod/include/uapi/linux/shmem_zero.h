@@ -19,7 +19,9 @@ enum shmem_zero_mode {
 	 * Afterwards every byte of every range reads as zero: resident
 	 * folios are unmapped and removed, swap entries freed, parts of
 	 * large folios zeroed in place, DMA-pinned folios zeroed in place
-	 * instead of freed.  Holes stay holes.  Needs the fd open for writing.
+	 * instead of freed.  Holes stay holes.  As punch-hole, it does not
+	 * stop at EOF: blocks that fallocate(FALLOC_FL_KEEP_SIZE) allocated
+	 * past it are freed too.  Needs the fd open for writing.
 	 * hugetlbfs files (MFD_HUGETLB): DISCARD only, ranges aligned to the
 	 * huge page size, done by the filesystem's punch-hole, no page counts.
 	 * Like punch-hole: refused (EPERM) on append-only, immutable and
@@ -55,8 +57,13 @@ enum shmem_zero_mode {
 	/*
 	 * Clear resident non-zero pages in place (for preallocated or pinned
 	 * memory): every byte reads zero afterwards, resident pages stay
-	 * resident, holes stay holes, nothing is allocated.  Swapped pages
-	 * are dropped (they hold no memory).  Needs the fd open for reading
+	 * resident, holes stay holes, nothing is allocated.  Swap entries
+	 * wholly in range are dropped (they hold no memory); a large swap
+	 * entry only partly in range stays swapped out and is counted busy
+	 * (dropping part of it would read it back from swap).  Hwpoisoned pages
+	 * cannot be cleared: they are left and counted as data.  Those two
+	 * are the pages that may not read zero afterwards.  Pages past EOF
+	 * are left.  Needs the fd open for reading
 	 * and writing (zero_pages tells which pages were zero); refused (EPERM)
 	 * on append-only, immutable and write-sealed files; drops S_ISUID,
 	 * S_ISGID and security.capability as write(2) does.
@@ -96,9 +103,11 @@ struct shmem_zero_range {
  * Output fields are written back on success and on failure: they describe
  * the completed prefix of the vector.  Ranges [0, ranges_done) are done;
  * bytes_done also counts the done, page-aligned head of range ranges_done
- * when a call stopped inside it (EINTR).  Page counters count pages of
- * PAGE_SIZE: DISCARD those before EOF it found or acted on; QUERY every page
- * of every range, pages past EOF as holes, so its counts add up to the map.
+ * when a call stopped inside it (EINTR, or EINVAL from a range grown
+ * after the validation: QUERY never writes the map past map_len).  Page
+ * counters count pages of PAGE_SIZE: DISCARD those it found or acted on,
+ * past EOF too, and holes before EOF; QUERY every page of every range, pages
+ * past EOF as holes, so its counts add up to the map written.
  */
 struct shmem_zero_args {
 	__u32 size;		/* in: sizeof(struct shmem_zero_args) */
@@ -117,14 +126,16 @@ struct shmem_zero_args {
 				 * ZERO_IN_PLACE: already zero, untouched
 				 */
 	__u64 data_pages;	/* out: QUERY, RECLAIM: resident, not all zero
-				 * (QUERY: and swapped, when not shown SWAP)
+				 * (QUERY: and swapped, when not shown SWAP),
+				 * or hwpoisoned; ZERO_IN_PLACE: hwpoisoned,
+				 * not cleared
 				 */
 	__u64 unwritten_pages;	/* out: fallocated, not written (reads zero;
 				 * RECLAIM and ZERO_IN_PLACE leave them)
 				 */
 	__u64 swap_pages;	/* out: QUERY: swapped (owner, writer only);
-				 * DISCARD, ZERO_IN_PLACE:
-				 * swap freed; RECLAIM: swapped, skipped
+				 * DISCARD, ZERO_IN_PLACE: swap freed;
+				 * RECLAIM: swapped, skipped
 				 */
 	__u64 freed_pages;	/* out: DISCARD: resident pages removed;
 				 * RECLAIM: zero pages removed
@@ -140,7 +151,9 @@ struct shmem_zero_args {
 				 */
 	__u64 busy_pages;	/* out: RECLAIM: zero but kept: referenced,
 				 * mlocked, in a large folio partly in range
-				 * or partly data, under swap-out
+				 * or partly data, under swap-out;
+				 * ZERO_IN_PLACE: in a large swap entry partly
+				 * in range, left swapped out
 				 */
 };
 
