@@ -188,6 +188,26 @@ static inline long long kv_kb(const char *path, const char *key)
 	return v;
 }
 
+/* A counter of /proc/vmstat ("name value" lines), or -1. */
+static inline long long vmstat(const char *key)
+{
+	size_t kl = strlen(key);
+	long long v = -1;
+	char line[256];
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, kl) && line[kl] == ' ') {
+			v = strtoll(line + kl + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 /*
  * /proc/meminfo, after folding the per-cpu vmstat deltas into the globals
  * (root only; best effort: EINVAL when some counter is transiently negative).
