@@ -168,8 +168,8 @@ static inline bool sysfs_choice(const char *path, char *out, size_t len)
 	return true;
 }
 
-/* The number after "key:" in a /proc file such as meminfo or status, or -1. */
-static inline long long kv_kb(const char *path, const char *key)
+/* The number after "key" and @sep in a /proc file, or -1. */
+static inline long long kv_sep(const char *path, const char *key, char sep)
 {
 	size_t kl = strlen(key);
 	long long v = -1;
@@ -179,7 +179,7 @@ static inline long long kv_kb(const char *path, const char *key)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
+		if (!strncmp(line, key, kl) && line[kl] == sep) {
 			v = strtoll(line + kl + 1, NULL, 10);
 			break;
 		}
@@ -188,24 +188,16 @@ static inline long long kv_kb(const char *path, const char *key)
 	return v;
 }
 
+/* The number after "key:" in a /proc file such as meminfo or status, or -1. */
+static inline long long kv_kb(const char *path, const char *key)
+{
+	return kv_sep(path, key, ':');
+}
+
 /* A counter of /proc/vmstat ("name value" lines), or -1. */
 static inline long long vmstat(const char *key)
 {
-	size_t kl = strlen(key);
-	long long v = -1;
-	char line[256];
-	FILE *f = fopen("/proc/vmstat", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ' ') {
-			v = strtoll(line + kl + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
+	return kv_sep("/proc/vmstat", key, ' ');
 }
 
 /*
