@@ -37,6 +37,11 @@
 #define SZ_CHUNK	(PAGE_SIZE / sizeof(struct shmem_zero_range))
 /* Pages one shmem_truncate_range() call takes, bounding signal latency. */
 #define SZ_RUN_MAX	2048UL
+/*
+ * Pages DISCARD and ZERO_IN_PLACE process under one hold of i_rwsem (and
+ * sb_writers) before they let writers in, see sz_lock().
+ */
+#define SZ_HOLD_PAGES	SZ_RUN_MAX
 
 struct sz_call {
 	struct shmem_zero_args args;	/* kernel copy; out fields accumulate */
@@ -51,6 +56,11 @@ struct sz_call {
 	unsigned long align;		/* ranges' alignment */
 	bool hugetlb;			/* hugetlbfs DISCARD */
 	bool swap_visible;		/* QUERY may report SWAP, see sz_check_file() */
+	bool exclusive;			/* DISCARD, ZERO_IN_PLACE: under i_rwsem */
+	bool locked;			/* i_rwsem and sb_writers held */
+	bool privs_removed;		/* file_remove_privs() done */
+	unsigned long budget;		/* pages left in this hold */
+	u64 changes;			/* sz_changes() when the hold began */
 };
 
 static int sz_check_range(struct sz_call *c, const struct shmem_zero_range *r)
@@ -270,6 +280,137 @@ static bool sz_write_sealed(struct inode *inode)
 }
 
 /*
+ * Does a mapping of the file that a userfaultfd watches for missing faults
+ * (VM_UFFD_MISSING) cover a page of [first, first + nr)?  Removing a page
+ * there turns it into a missing fault, and the postcopy destination, which
+ * registers guest RAM so, takes every missing fault for a page the source
+ * has still to send: one it already received is never sent again, and the
+ * vCPU that touches it waits for ever.  So DISCARD and RECLAIM stop with
+ * -EBUSY before they remove a page such a mapping covers (punch-hole does
+ * not check; the device is stricter).  ZERO_IN_PLACE keeps pages resident.
+ *
+ * i_mmap holds every VMA that maps the file, in an interval tree ordered by
+ * vm_pgoff; its iterators are not exported, so it is walked in order with
+ * rb_next() and the walk stops at the first VMA that starts past the pages.
+ * i_mmap_rwsem (read) keeps VMAs from being added or removed; it nests
+ * below the folio lock, as in unmap_mapping_pages().  UFFDIO_REGISTER sets
+ * the flag under the mm's mmap_lock, which is not taken here: a
+ * registration that races with the call is seen at its next run (DISCARD)
+ * or folio (RECLAIM), not before.  The flag is a const field of the VMA
+ * written under that lock; it is read here as any other flag of the VMA.
+ */
+static bool sz_uffd_missing(struct sz_call *c, pgoff_t first,
+			    unsigned long nr)
+{
+	struct address_space *mapping = c->mapping;
+	struct rb_node *node;
+	bool found = false;
+
+	if (!VM_UFFD_MISSING || !mapping_mapped(mapping))
+		return false;
+	i_mmap_lock_read(mapping);
+	for (node = rb_first_cached(&mapping->i_mmap); node;
+	     node = rb_next(node)) {
+		struct vm_area_struct *vma = rb_entry(node,
+						      struct vm_area_struct,
+						      shared.rb);
+
+		if (vma->vm_pgoff >= first + nr)
+			break;
+		if (vma->vm_pgoff + vma_pages(vma) > first &&
+		    (vma->vm_flags & VM_UFFD_MISSING)) {
+			found = true;
+			break;
+		}
+	}
+	i_mmap_unlock_read(mapping);
+	return found;
+}
+
+/* Pages DISCARD or ZERO_IN_PLACE changed so far. */
+static u64 sz_changes(const struct sz_call *c)
+{
+	return c->args.freed_pages + c->args.zeroed_pages +
+	       c->args.swap_pages + c->args.pinned_pages;
+}
+
+/*
+ * DISCARD and ZERO_IN_PLACE change the file under sb_writers and i_rwsem,
+ * taken in the order of vfs_fallocate() -> shmem_fallocate(): sb_writers,
+ * then i_rwsem; below them shmem_truncate_range() and the clears take folio
+ * locks and, to unmap, i_mmap_rwsem.  Seals, append-only and immutable
+ * change under i_rwsem, so they are tested at every hold: a seal added
+ * while the call runs stops it with -EPERM before its next page, and the
+ * output fields report what was done.
+ *
+ * Not for the whole call: a hold covers at most one chunk of the vector
+ * (SZ_CHUNK ranges, copied from user space before the lock is taken, see
+ * sz_pass()) and SZ_HOLD_PAGES pages of entries (sz_relax()).  So write(2),
+ * ftruncate(), fallocate(), F_ADD_SEALS and fsfreeze (sb_writers) on the
+ * file wait at most one hold, not a vector of 2^20 ranges.  Between holds
+ * the file may change as it may between two punch-hole calls: the walk
+ * resumes at the next index, and EOF is read again for the next range.
+ *
+ * file_modified() in two halves.  file_remove_privs() in the first hold,
+ * before anything changes, as write(2) does: S_ISUID, S_ISGID (with group
+ * exec) and security.capability go as punch-hole and write(2) drop them,
+ * unless the caller has CAP_FSETID (for the two bits); it needs i_rwsem
+ * (notify_change()).  It runs for every call that passed the checks, holes
+ * only included, as punch-hole's does.  The time half, file_update_time(),
+ * at the end of each hold that changed something: a DISCARD of holes leaves
+ * mtime and ctime alone.
+ *
+ * Returns with the locks held (c->locked), also on error; sz_unlock()
+ * releases them.
+ */
+static int sz_lock(struct sz_call *c)
+{
+	file_start_write(c->file);
+	inode_lock(c->inode);
+	c->locked = true;
+	c->budget = SZ_HOLD_PAGES;
+	c->changes = sz_changes(c);
+	if (sz_write_sealed(c->inode) || IS_APPEND(c->inode) ||
+	    IS_IMMUTABLE(c->inode))
+		return -EPERM;
+	if (!c->privs_removed) {
+		c->privs_removed = true;
+		return file_remove_privs(c->file);
+	}
+	return 0;
+}
+
+static void sz_unlock(struct sz_call *c)
+{
+	if (sz_changes(c) != c->changes)
+		file_update_time(c->file);
+	inode_unlock(c->inode);
+	file_end_write(c->file);
+	c->locked = false;
+}
+
+/* @pages of entries done in this hold. */
+static void sz_spend(struct sz_call *c, unsigned long pages)
+{
+	c->budget -= min(c->budget, pages);
+}
+
+/*
+ * Between two entries, runs or ranges: once the hold has done SZ_HOLD_PAGES,
+ * let writers, truncation and freezing in.  Only DISCARD and ZERO_IN_PLACE
+ * hold locks; the other modes take none.  An -EPERM (sealed meanwhile) falls
+ * before the next page, so callers relax only where more is left to do.
+ */
+static int sz_relax(struct sz_call *c)
+{
+	if (!c->locked || c->budget)
+		return 0;
+	sz_unlock(c);
+	cond_resched();
+	return sz_lock(c);
+}
+
+/*
  * Put the dirty bit that sz_reclaim_entry() took back on a folio that
  * invalidate_mapping_pages() kept: it may have been written since without
  * being marked dirty (a write through a pin; udmabuf never marks its pages
@@ -311,6 +452,8 @@ static void sz_redirty(struct address_space *mapping, struct folio *cleaned,
  *    busy and left mapped: its PTEs and KVM's SPTEs are not zapped for
  *    nothing on every pass.  (Before 6.10 a large folio's mapcount cannot
  *    be read, see sz_folio_mapcount(): such a folio is unmapped first.)
+ *    No mapping of it may be registered with a userfaultfd for missing
+ *    faults: the call stops with -EBUSY (sz_uffd_missing()).
  * 4. unmap_mapping_pages(): every PTE goes (a dirty PTE dirties the folio),
  *    MMU notifiers make KVM drop its SPTEs.  Then no mapping and exactly
  *    nr + 1 references must be left.
@@ -411,6 +554,10 @@ static int sz_reclaim_entry(struct sz_call *c, void **entryp, pgoff_t first,
 	mapcount = sz_folio_mapcount(folio);
 	if (mapcount >= 0 && folio_ref_count(folio) - mapcount != nr + 1)
 		goto unlock;
+	if (sz_uffd_missing(c, first, nr)) {
+		folio_unlock(folio);
+		return -EBUSY;
+	}
 	if (folio_mapped(folio))
 		unmap_mapping_pages(c->mapping, first, nr, false);
 	if (folio_mapped(folio) || folio_ref_count(folio) != nr + 1)
@@ -563,7 +710,8 @@ static int sz_entry(struct sz_call *c, void **entryp, pgoff_t first,
  * mode's sz_*_entry() with a reference held on a folio (dropped here unless
  * the mode dropped it itself); pages [first, first + nr) of the entry are in
  * range, all of it if @whole.  -EAGAIN from it: look the same index up again
- * (the entry changed under it).  *done: pages visited so far, for EINTR.
+ * (the entry changed under it).  *done: pages visited so far, for EINTR and
+ * for the -EPERM of a seal added between two holds (sz_relax()).
  */
 static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			  pgoff_t *done)
@@ -599,6 +747,10 @@ static int sz_visit_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			return ret;
 		index = min(pos + nr, end);
 		*done = index - start;
+		sz_spend(c, nr);
+		ret = index < end ? sz_relax(c) : 0;
+		if (ret)
+			return ret;
 		cond_resched();
 	}
 	if (!ret)
@@ -717,7 +869,8 @@ static unsigned long sz_holes(pgoff_t from, pgoff_t to, pgoff_t eof)
 }
 
 /*
- * DISCARD [index, end) with i_rwsem held.  Each run of entries is unmapped
+ * DISCARD [index, end) with i_rwsem held, let go between holds (sz_relax()).
+ * Each run of entries is unmapped
  * from every shared mapping and removed by shmem_truncate_range(), which
  * frees swap entries, and zeroes (and tries to split) large folios that
  * straddle the run's edges: exactly what FALLOC_FL_PUNCH_HOLE does to the
@@ -738,6 +891,7 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 {
 	pgoff_t start = index;
 	struct sz_run run, left;
+	int ret;
 
 	while (index < end) {
 		unsigned long zeroed = 0;
@@ -754,9 +908,15 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 				continue;	/* swapped out meanwhile */
 			index = run.end;
 			*done = index - start;
+			sz_spend(c, run.end - run.start);
+			ret = index < end ? sz_relax(c) : 0;
+			if (ret)
+				return ret;
 			cond_resched();
 			continue;
 		}
+		if (sz_uffd_missing(c, run.start, run.end - run.start))
+			return -EBUSY;
 		if (mapping_mapped(c->mapping))
 			unmap_mapping_pages(c->mapping, run.start,
 					    run.end - run.start, false);
@@ -771,6 +931,10 @@ static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 		c->args.zeroed_pages += zeroed;
 		index = run.end;
 		*done = index - start;
+		sz_spend(c, run.end - run.start);
+		ret = index < end ? sz_relax(c) : 0;
+		if (ret)
+			return ret;
 		cond_resched();
 	}
 	c->args.hole_pages += sz_holes(index, end, eof);
@@ -864,6 +1028,12 @@ static int sz_pass(struct sz_call *c, u64 *pages)
 		ret = sz_load_chunk(c, first, nr);
 		if (ret)
 			return ret;
+		/* One hold at most per chunk, loaded before it is taken. */
+		if (!pages && c->exclusive) {
+			ret = sz_lock(c);
+			if (ret)
+				return ret;
+		}
 		for (i = 0; i < nr; i++) {
 			const struct shmem_zero_range *r = &c->chunk[i];
 
@@ -876,9 +1046,13 @@ static int sz_pass(struct sz_call *c, u64 *pages)
 				continue;
 			ret = c->hugetlb ? sz_punch_range(c, r) :
 					   sz_apply_range(c, r);
+			if (!ret && i + 1 < nr)
+				ret = sz_relax(c);
 			if (ret)
 				return ret;
 		}
+		if (c->locked)
+			sz_unlock(c);
 	}
 	return 0;
 }
@@ -893,7 +1067,7 @@ static int sz_pass(struct sz_call *c, u64 *pages)
  *   their counts tell what its pages hold (data_pages, zero_pages,
  *   freed_pages), which only a reader may learn.  EBADF is what read(2)
  *   gives on an O_WRONLY fd and fallocate(2) on an O_RDONLY one.
- * - Append-only, immutable (EPERM) and write seals (EPERM, in sz_run()):
+ * - Append-only, immutable (EPERM) and write seals (EPERM, in sz_lock()):
  *   every mode but QUERY, as punch-hole.  RECLAIM too, although what the
  *   file reads does not change: it frees memory that this fd could not
  *   punch, and unmaps it from the sealed file's readers, who re-fault it
@@ -986,7 +1160,6 @@ static void sz_recalc(struct sz_call *c)
 static int sz_run(struct sz_call *c)
 {
 	u64 pages = 0;
-	bool changed;
 	int ret;
 
 	ret = sz_check_file(c);
@@ -1014,36 +1187,13 @@ static int sz_run(struct sz_call *c)
 		return ret;
 	}
 
-	/*
-	 * Lock order as in vfs_fallocate() -> shmem_fallocate(): sb_writers,
-	 * then i_rwsem; shmem_truncate_range() takes folio locks and, to
-	 * unmap, i_mmap_rwsem below that.  Seals change under i_rwsem.
-	 *
-	 * file_modified() in two halves.  file_remove_privs() first, before
-	 * anything changes, as write(2) does: S_ISUID, S_ISGID (with group
-	 * exec) and security.capability go as punch-hole and write(2) drop
-	 * them, unless the caller has CAP_FSETID (for the two bits); it needs
-	 * i_rwsem (notify_change()).  It runs for every call that passed the
-	 * checks, holes only included, as punch-hole's does.  The time half
-	 * runs only if something changed, still under i_rwsem: a DISCARD of
-	 * holes leaves mtime and ctime alone.
-	 */
-	file_start_write(c->file);
-	inode_lock(c->inode);
-	if (sz_write_sealed(c->inode))
-		ret = -EPERM;
-	else
-		ret = file_remove_privs(c->file);
-	if (!ret)
-		ret = sz_pass(c, NULL);
-	changed = c->args.freed_pages || c->args.zeroed_pages ||
-		  c->args.swap_pages || c->args.pinned_pages;
-	if (changed)
-		file_update_time(c->file);
-	inode_unlock(c->inode);
-	if (changed)
+	/* DISCARD, ZERO_IN_PLACE: under i_rwsem, a hold at a time (sz_lock()). */
+	c->exclusive = true;
+	ret = sz_pass(c, NULL);
+	if (c->locked)
+		sz_unlock(c);
+	if (sz_changes(c))
 		fsnotify_modify(c->file);
-	file_end_write(c->file);
 	return ret;
 }
 
@@ -1118,10 +1268,16 @@ account:
 	return ret;
 }
 
+/*
+ * The size field of the number is not compared: struct shmem_zero_args
+ * carries its own (@size), which decides what is read and written back.
+ */
+#define SZ_IOC_NOSIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
 static long sz_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	switch (cmd) {
-	case SHMEM_ZERO_IOC_RANGES:
+	switch (SZ_IOC_NOSIZE(cmd)) {
+	case SZ_IOC_NOSIZE(SHMEM_ZERO_IOC_RANGES):
 		return sz_ioctl_ranges(u64_to_user_ptr((u64)arg));
 	default:
 		return -ENOTTY;

@@ -26,6 +26,7 @@
 
 #include <linux/io_uring.h>
 #include <linux/udmabuf.h>
+#include <linux/userfaultfd.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -1994,6 +1995,279 @@ TEST_F_TIMEOUT(sz, no_eintr_without_signal, 120)
 		EXPECT_EQ(0, e) TH_LOG("mode %u failed though no signal was sent", modes[i]);
 	}
 	munmap(v, nr * sizeof(*v));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounded i_rwsem holds: DISCARD and ZERO_IN_PLACE let writers in      */
+/* ------------------------------------------------------------------ */
+
+/* 2^20 one-page ranges over [0, 2^20) pages: a long call. */
+static struct shmem_zero_range *long_vector(uint64_t nr)
+{
+	struct shmem_zero_range *v;
+
+	v = mmap(NULL, nr * sizeof(*v), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return NULL;
+	for (uint64_t i = 0; i < nr; i++)
+		v[i] = (struct shmem_zero_range){ i * PG, PG };
+	return v;
+}
+
+struct hold_writer {
+	int fd;
+	off_t off;		/* a page in no range */
+	atomic_bool running;	/* the ioctl runs */
+	atomic_bool stop;
+	double max_lat;		/* of writes begun while it ran */
+	unsigned long writes;	/* writes begun and ended while it ran */
+	bool failed;
+};
+
+static void *hold_writer_fn(void *arg)
+{
+	struct hold_writer *w = arg;
+	char b = 1;
+
+	while (!atomic_load(&w->stop)) {
+		bool during = atomic_load(&w->running);
+		double t0 = now_s(), lat;
+
+		if (pwrite(w->fd, &b, 1, w->off) != 1)
+			w->failed = true;
+		lat = now_s() - t0;
+		if (during && lat > w->max_lat)
+			w->max_lat = lat;
+		if (during && atomic_load(&w->running))
+			w->writes++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * A DISCARD or ZERO_IN_PLACE of 2^20 ranges holds i_rwsem for one chunk
+ * of the vector at a time, not for the call: write(2) to the same file
+ * goes on meanwhile, each write waiting a small part of the call.
+ */
+TEST_F_TIMEOUT(sz, holds_let_writers_in, 180)
+{
+	const uint64_t nr = SHMEM_ZERO_MAX_RANGES;
+	const uint32_t modes[] = { DISCARD, ZIP };
+	struct shmem_zero_range *v;
+	struct shmem_zero_args a;
+	struct hold_writer w;
+	pthread_t th;
+	double t0, dt;
+	int fd, e;
+
+	fd = memfd("holds", (nr + 1) * PG, 0);
+	ASSERT_LE(0, fd);
+	v = long_vector(nr);
+	ASSERT_NE(NULL, v);
+	for (unsigned int i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		w = (struct hold_writer){ .fd = fd, .off = nr * PG };
+		ASSERT_EQ(0, pthread_create(&th, NULL, hold_writer_fn, &w));
+		usleep(10000);
+		atomic_store(&w.running, true);
+		t0 = now_s();
+		e = sz_call(self->dev, fd, modes[i], v, nr, NULL, 0, &a);
+		dt = now_s() - t0;
+		atomic_store(&w.running, false);
+		atomic_store(&w.stop, true);
+		pthread_join(th, NULL);
+		TH_LOG("mode %u: %.3f s; %lu writes during it, the slowest %.4f s",
+		       modes[i], dt, w.writes, w.max_lat);
+		ASSERT_EQ(0, e);
+		EXPECT_FALSE(w.failed);
+		EXPECT_EQ(nr, a.ranges_done);
+		EXPECT_EQ(nr, a.hole_pages);
+		/* the page written stays: it is in no range */
+		EXPECT_EQ(BLK(1), blocks(fd));
+		/* a call too short to tell a hold from the whole of it */
+		if (dt < 0.05)
+			SKIP(break, "the call took only %.3f s", dt);
+		EXPECT_LE(4UL, w.writes);
+		EXPECT_GT(dt / 4, w.max_lat);
+	}
+	munmap(v, nr * sizeof(*v));
+	close(fd);
+}
+
+struct sealer {
+	int fd;
+	long usec;
+	int ret;
+};
+
+static void *sealer_fn(void *arg)
+{
+	struct sealer *s = arg;
+
+	usleep(s->usec);
+	s->ret = fcntl(s->fd, F_ADD_SEALS, F_SEAL_WRITE) ? errno : 0;
+	return NULL;
+}
+
+/*
+ * A write seal added while a DISCARD or ZERO_IN_PLACE runs is not held off
+ * until the call ends: it is taken between two holds, and the call stops
+ * with EPERM before its next page.  What it did is the reported prefix:
+ * the data pages of the ranges before ranges_done are gone (DISCARD) or
+ * zero (ZERO_IN_PLACE), every one after it is intact.
+ */
+TEST_F_TIMEOUT(sz, seal_stops_long_call, 180)
+{
+	const uint64_t nr = SHMEM_ZERO_MAX_RANGES, every = 256;
+	const uint32_t modes[] = { DISCARD, ZIP };
+	struct shmem_zero_range *v;
+	struct shmem_zero_args a;
+	struct sealer sl;
+	pthread_t th;
+	double t0, dt;
+	int fd, e;
+
+	v = long_vector(nr);
+	ASSERT_NE(NULL, v);
+	for (unsigned int i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		uint64_t done, left = 0, kept = 0;
+
+		fd = memfd("sealstop", nr * PG, MFD_ALLOW_SEALING);
+		ASSERT_LE(0, fd);
+		/* a data page every 1 MiB: 4096 pages */
+		for (uint64_t p = 0; p < nr; p += every)
+			ASSERT_EQ(0, fill_pages(fd, p, 1, 1, NULL));
+		/* how long the call takes unsealed, on a copy of the layout */
+		t0 = now_s();
+		ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, v, nr, NULL, 0, &a));
+		dt = now_s() - t0;
+		sl = (struct sealer){ .fd = fd, .usec = (long)(dt * 1e6 / 3) };
+		ASSERT_EQ(0, pthread_create(&th, NULL, sealer_fn, &sl));
+		t0 = now_s();
+		e = sz_call(self->dev, fd, modes[i], v, nr, NULL, 0, &a);
+		dt = now_s() - t0;
+		pthread_join(th, NULL);
+		done = a.ranges_done;
+		TH_LOG("mode %u: %s after %.3f s, ranges_done %llu of %llu",
+		       modes[i], e ? strerror(e) : "done", dt,
+		       (unsigned long long)done, (unsigned long long)nr);
+		ASSERT_EQ(0, sl.ret);
+		ASSERT_EQ(EPERM, e);
+		EXPECT_GT(nr, done);
+		EXPECT_EQ(done * PG, a.bytes_done);
+		for (uint64_t p = 0; p < nr; p += every) {
+			if (p < done)
+				left += bad_pages(fd, p, 1, 0, NULL, NULL) != 0;
+			else
+				kept += bad_pages(fd, p, 1, 1, NULL, NULL) == 0;
+		}
+		EXPECT_EQ(0UL, left);
+		EXPECT_EQ(nr / every - (done + every - 1) / every, kept);
+		if (modes[i] == DISCARD)
+			EXPECT_EQ(BLK(kept), blocks(fd));
+		close(fd);
+	}
+	munmap(v, nr * sizeof(*v));
+}
+
+/* ------------------------------------------------------------------ */
+/* userfaultfd: no page removed under a MISSING registration            */
+/* ------------------------------------------------------------------ */
+
+/* A userfaultfd with @mode registered over [addr, addr + len), or -errno. */
+static int uffd_register(void *addr, uint64_t len, uint64_t mode)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)addr, len }, .mode = mode,
+	};
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int e;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/*
+ * The postcopy destination registers guest RAM for missing faults: a page
+ * removed there faults as missing, and QEMU waits for the source to send a
+ * page it sent already.  DISCARD and RECLAIM stop with EBUSY before they
+ * remove a page that such a registration covers, through any mapping of the
+ * file (here a second one, at a file offset); what they did before it is
+ * the reported prefix.  A MINOR registration does not stop them.
+ */
+TEST_F(sz, uffd_missing_refused)
+{
+	const uint64_t n = 64, ufirst = 16, un = 16;
+	uint8_t map[64];
+	struct shmem_zero_args a;
+	char *whole, *part;
+	int fd, ufd, e;
+
+	fd = memfd("uffd", n * PG, 0);
+	ASSERT_LE(0, fd);
+	whole = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, whole);
+	/* pages [16, 32) through a mapping of their own */
+	part = mmap(NULL, un * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    ufirst * PG);
+	ASSERT_NE(MAP_FAILED, part);
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 0, NULL));	/* resident zeros */
+	lru_flush();
+	ufd = uffd_register(part, un * PG, UFFDIO_REGISTER_MODE_MISSING);
+	if (ufd == -ENOSYS || ufd == -EPERM)
+		SKIP(return, "userfaultfd: %s", strerror(-ufd));
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd: %s", strerror(-ufd));
+
+	/* RECLAIM of the whole file: [0, 16) freed, then EBUSY */
+	e = sz_pages(self->dev, fd, RECLAIM, 0, n, &a);
+	EXPECT_EQ(EBUSY, e);
+	EXPECT_EQ(0ULL, a.ranges_done);
+	EXPECT_EQ(ufirst * PG, a.bytes_done);
+	EXPECT_EQ(ufirst, a.freed_pages);
+	ASSERT_EQ(0, qmap(self->dev, fd, 0, n, map));
+	EXPECT_CLASS(map, 0, ufirst, C_HOLE);
+	EXPECT_CLASS(map, ufirst, n - ufirst, C_ZERO);
+	/* past the registration it goes on */
+	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, ufirst + un,
+			      n - ufirst - un, &a));
+	EXPECT_EQ(n - ufirst - un, a.freed_pages);
+	/* DISCARD of data under it: nothing removed */
+	ASSERT_EQ(0, fill_pages(fd, ufirst, un, 1, NULL));
+	EXPECT_EQ(EBUSY, sz_pages(self->dev, fd, DISCARD, ufirst - 1, 2, &a));
+	EXPECT_EQ(0ULL, a.ranges_done);
+	EXPECT_EQ(0ULL, a.freed_pages);
+	EXPECT_EQ(0, bad_pages(fd, ufirst, un, 1, NULL, NULL));
+	EXPECT_EQ(BLK(un), blocks(fd));
+	/* a hole under it stays a hole: nothing to remove, no refusal */
+	ASSERT_EQ(0, sz_pages(self->dev, fd, DISCARD, 0, ufirst, &a));
+	close(ufd);
+
+	/* MINOR: a removed page faults in as zero, no one waits */
+	ufd = uffd_register(part, un * PG, UFFDIO_REGISTER_MODE_MINOR);
+	if (ufd >= 0) {
+		ASSERT_EQ(0, sz_pages(self->dev, fd, DISCARD, ufirst, un, &a));
+		EXPECT_EQ(un, a.freed_pages);
+		close(ufd);
+	} else {
+		TH_LOG("no MINOR registration on shmem: %s", strerror(-ufd));
+	}
+	/* unregistered (the userfaultfd closed): both modes act */
+	ASSERT_EQ(0, fill_pages(fd, ufirst, un, 0, NULL));
+	lru_flush();
+	ASSERT_EQ(0, sz_pages(self->dev, fd, RECLAIM, 0, n, &a));
+	EXPECT_EQ(un, a.freed_pages);
+	EXPECT_EQ(0, blocks(fd));
+	munmap(part, un * PG);
+	munmap(whole, n * PG);
 	close(fd);
 }
 

@@ -2164,11 +2164,44 @@ TEST_F(bad, unknown_ioctl)
 	struct shmem_zero_args a;
 
 	args_init(&a, self->fd, DISCARD, &r, 1);
-	EXPECT_EQ(-1, ioctl(self->dev, _IO(SHMEM_ZERO_IOC_MAGIC, 0x02), &a));
+	EXPECT_EQ(-1, ioctl(self->dev, _IOWR(SHMEM_ZERO_IOC_MAGIC, 0x02, struct shmem_zero_args), &a));
 	EXPECT_EQ(ENOTTY, errno);
-	EXPECT_EQ(-1, ioctl(self->dev, _IOWR(SHMEM_ZERO_IOC_MAGIC, 0x01, struct shmem_zero_args), &a));
+	/* The first number: _IO(), and 0xBA, which liveupdate.h took. */
+	EXPECT_EQ(-1, ioctl(self->dev, _IO(0xBA, 0x01), &a));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, _IO(SHMEM_ZERO_IOC_MAGIC, 0x01), &a));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, _IOW(SHMEM_ZERO_IOC_MAGIC, 0x01, struct shmem_zero_args), &a));
 	EXPECT_EQ(ENOTTY, errno);
 	ASSERT_INTACT();
+}
+
+/*
+ * The number is _IOWR(0xBC, 0x01, ...) whatever size it carries: the size
+ * that counts is shmem_zero_args.size, so a caller built against an older
+ * header (VER0: 120 bytes) is understood.
+ */
+TEST_F(bad, ioctl_number)
+{
+	struct shmem_zero_range r = { 0, PG };
+	struct shmem_zero_args a;
+	unsigned long ver0 = _IOC(_IOC_READ | _IOC_WRITE, 0xBC, 0x01,
+				  SHMEM_ZERO_ARGS_SIZE_VER0);
+
+	EXPECT_EQ(0xBCU, _IOC_TYPE(SHMEM_ZERO_IOC_RANGES));
+	EXPECT_EQ(0x01U, _IOC_NR(SHMEM_ZERO_IOC_RANGES));
+	EXPECT_EQ((unsigned int)(_IOC_READ | _IOC_WRITE), _IOC_DIR(SHMEM_ZERO_IOC_RANGES));
+	EXPECT_EQ(sizeof(a), _IOC_SIZE(SHMEM_ZERO_IOC_RANGES));
+	args_init(&a, self->fd, DISCARD, &r, 1);
+	ASSERT_EQ(0, ioctl(self->dev, _IOWR(0xBC, 0x01, struct shmem_zero_args), &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(1ULL, a.freed_pages);
+	EXPECT_EQ(self->blocks0 - BLK(1), blocks(self->fd));
+	args_init(&a, self->fd, DISCARD, &r, 1);
+	a.size = SHMEM_ZERO_ARGS_SIZE_VER0;
+	ASSERT_EQ(0, ioctl(self->dev, ver0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(1ULL, a.hole_pages);
 }
 
 /* ------------------------------------------------------------------ */

@@ -160,9 +160,18 @@ struct shmem_zero_args {
 #define SHMEM_ZERO_ARGS_SIZE_VER0	120	/* first published size */
 #define SHMEM_ZERO_ARGS_SIZE_VER1	136	/* + pinned_pages, busy_pages */
 
-#define SHMEM_ZERO_IOC_MAGIC	0xBA
-/* The size lives in struct shmem_zero_args.size, not in the number. */
-#define SHMEM_ZERO_IOC_RANGES	_IO(SHMEM_ZERO_IOC_MAGIC, 0x01)
+/*
+ * 0xBC: free in Documentation/userspace-api/ioctl/ioctl-number.rst (0xBA,
+ * this device's first magic, went to liveupdate.h in 2025).
+ *
+ * The number carries the size this header was built with, as _IOWR()
+ * does, but the kernel ignores that field: the size that counts is
+ * struct shmem_zero_args.size, so a caller built against any version of
+ * this header is understood.
+ */
+#define SHMEM_ZERO_IOC_MAGIC	0xBC
+#define SHMEM_ZERO_IOC_RANGES	_IOWR(SHMEM_ZERO_IOC_MAGIC, 0x01, \
+				      struct shmem_zero_args)
 
 /*
  * Generic netlink family SHMEM_ZERO_GENL_NAME: module-wide counters, summed
