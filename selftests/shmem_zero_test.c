@@ -25,6 +25,7 @@
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
@@ -3258,10 +3259,11 @@ TEST_F(sz, discard_drops_privs)
 }
 
 /*
- * A BPF LSM program on file_permission that returns -EACCES for the @mask
- * bits, in threads named LSM_COMM only (no other task is affected): its link
- * fd (closing it detaches), or -errno.  No libbpf: raw bpf(2), and the BTF
- * id of bpf_lsm_file_permission from /sys/kernel/btf/vmlinux.
+ * A BPF LSM program on @hook that returns -EACCES, in threads named
+ * LSM_COMM only (no other task is affected): on file_permission for the
+ * @mask bits of its second argument, on any other hook (@mask 0) always.
+ * Its link fd (closing it detaches), or -errno.  No libbpf: raw bpf(2), and
+ * the BTF id of bpf_lsm_<hook> from /sys/kernel/btf/vmlinux.
  */
 #define LSM_COMM	"szlsmdn"	/* 8 bytes with its NUL */
 
@@ -3329,7 +3331,7 @@ out:
 	return id;
 }
 
-static int lsm_deny(int mask, char *why, size_t wlen)
+static int lsm_deny(const char *hook, int mask, char *why, size_t wlen)
 {
 	uint64_t comm = 0;
 	struct bpf_insn insn[] = {
@@ -3351,15 +3353,20 @@ static int lsm_deny(int mask, char *why, size_t wlen)
 		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
 	};
 	static char log[65536];
+	char fn[64];
 	union bpf_attr attr;
 	int id, prog, link;
 
 	memcpy(&comm, LSM_COMM, sizeof(LSM_COMM));
 	insn[6].imm = (uint32_t)comm;
 	insn[7].imm = (uint32_t)(comm >> 32);
-	id = btf_func_id("bpf_lsm_file_permission");
+	if (!mask)	/* r1 = 1 instead of the mask test: always deny */
+		insn[9] = (struct bpf_insn){ BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, 1 },
+		insn[10].imm = 1;
+	snprintf(fn, sizeof(fn), "bpf_lsm_%s", hook);
+	id = btf_func_id(fn);
 	if (id < 0) {
-		snprintf(why, wlen, "no bpf_lsm_file_permission in /sys/kernel/btf/vmlinux");
+		snprintf(why, wlen, "no %s in /sys/kernel/btf/vmlinux", fn);
 		return -ENOENT;
 	}
 	for (int lvl = 0; lvl < 2; lvl++) {
@@ -3415,7 +3422,8 @@ TEST_F(sz, lsm_file_permission)
 	ASSERT_EQ(0, fill_pages(fd, 0, 8, 1, NULL));
 	ASSERT_EQ(0, prctl(PR_GET_NAME, oldname));
 	for (int k = 0; k < 2; k++) {
-		int link = lsm_deny(k ? MAY_READ_ : MAY_WRITE_, why, sizeof(why));
+		int link = lsm_deny("file_permission", k ? MAY_READ_ : MAY_WRITE_,
+				    why, sizeof(why));
 
 		if (link < 0)
 			SKIP(return, "BPF LSM program: %s", why);
@@ -3451,6 +3459,66 @@ TEST_F(sz, lsm_file_permission)
 	}
 	EXPECT_EQ(0, bad_pages(fd, 0, 7, 1, NULL, NULL));
 	close(fd);
+}
+
+/*
+ * RECLAIM settles shmem's accounting (i_blocks, the tmpfs size= limit)
+ * before it returns, without asking the LSM: a BPF LSM program that denies
+ * stat(2) (inode_getattr) to this thread changes nothing of it.  statfs(2)
+ * is another hook (sb_statfs), so it reads the tmpfs usage meanwhile.
+ */
+TEST_F(sz, lsm_getattr_denied_accounting)
+{
+	const uint64_t n = 1024, nd = 8;
+	char dir[] = "/tmp/sz-lsmacct-XXXXXX", path[64], why[200] = "";
+	char oldname[16] = "";
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	struct statvfs v;
+	struct stat st;
+	int fd, link, ctl, e;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, mount("tmpfs", dir, "tmpfs", 0, "size=64m"));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, n, 0, NULL));	/* zeros, written */
+	ASSERT_EQ(0, fill_pages(fd, 0, nd, 1, NULL));
+	lru_flush();
+	ASSERT_EQ(0, prctl(PR_GET_NAME, oldname));
+	link = lsm_deny("inode_getattr", 0, why, sizeof(why));
+	if (link < 0) {
+		close(fd);
+		umount(dir);
+		rmdir(dir);
+		SKIP(return, "BPF LSM program: %s", why);
+	}
+	prctl(PR_SET_NAME, LSM_COMM);
+	ctl = fstat(fd, &st) ? errno : 0;
+	args_init(&a, fd, SHMEM_ZERO_MODE_RECLAIM, &r, 1);
+	e = sz(self->dev, &a);
+	ASSERT_EQ(0, statvfs(dir, &v));
+	prctl(PR_SET_NAME, oldname);
+	close(link);
+	if (ctl != EACCES) {
+		close(fd);
+		umount(dir);
+		rmdir(dir);
+		SKIP(return, "fstat under a BPF LSM program denying it: %s, not EACCES: "
+		     "the BPF LSM is not active", strerror(ctl));
+	}
+	EXPECT_EQ(0, e);
+	EXPECT_EQ(n - nd, a.freed_pages);
+	EXPECT_EQ(nd, (uint64_t)(v.f_blocks - v.f_bfree) * v.f_frsize / PG)
+		TH_LOG("tmpfs used %llu pages after RECLAIM, %llu data pages",
+		       (unsigned long long)((v.f_blocks - v.f_bfree) * v.f_frsize / PG),
+		       (unsigned long long)nd);
+	EXPECT_EQ(BLK(nd), blocks(fd));
+	EXPECT_EQ(0, bad_pages(fd, 0, nd, 1, NULL, NULL));
+	close(fd);
+	EXPECT_EQ(0, umount(dir));
+	rmdir(dir);
 }
 
 /*

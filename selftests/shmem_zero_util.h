@@ -325,6 +325,36 @@ static inline long long bad_pages(int fd, uint64_t first, uint64_t n,
 	return bad;
 }
 
+/*
+ * A folio faulted in, written or read very recently may still sit in a
+ * per-CPU LRU batch (lru_add, activate, mlock), and the batch holds a
+ * reference: RECLAIM then rightly counts the page busy.  Tests that expect
+ * every zero page freed flush those batches first.  mlock() and munlock()
+ * drain the batches of the CPU they run on (mlock_fixup ->
+ * mlock_vma_pages_range -> lru_add_drain; 6.1's do_mlock no longer calls
+ * lru_add_drain_all), so do both on every CPU we may run on.
+ */
+static inline void lru_flush(void)
+{
+	static char page[PG] __attribute__((aligned(4096)));
+	cpu_set_t old, one;
+
+	if (sched_getaffinity(0, sizeof(old), &old))
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &old))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		page[0] = 1;
+		if (!mlock(page, PG))
+			munlock(page, PG);
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 /* Some swap area is on (the header line of /proc/swaps is not all). */
 static inline bool swap_active(void)
 {
