@@ -25,8 +25,12 @@ enum shmem_zero_mode {
 	 * hugetlbfs files (MFD_HUGETLB): DISCARD only, ranges aligned to the
 	 * huge page size, done by the filesystem's punch-hole, no page counts.
 	 * Like punch-hole: refused (EPERM) on append-only, immutable and
-	 * write-sealed files; S_ISUID, S_ISGID and security.capability are
-	 * dropped (unless the caller has CAP_FSETID, for the two bits).
+	 * write-sealed files, also when that happens during the call;
+	 * S_ISUID, S_ISGID and security.capability are dropped (unless the
+	 * caller has CAP_FSETID, for the two bits).  Stops with EBUSY before
+	 * it would remove a page that a mapping registered with a userfaultfd
+	 * for missing faults covers (punch-hole does not check that).
+	 * i_rwsem is held a chunk of the vector at a time, not for the call.
 	 */
 	SHMEM_ZERO_MODE_DISCARD		= 0,
 	/*
@@ -51,7 +55,9 @@ enum shmem_zero_mode {
 	 * although the content does not change: it would free memory that the
 	 * fd cannot punch and make the sealed file's readers re-fault it.  A
 	 * seal added while a call runs stops it with EPERM before the next
-	 * page.  mtime, ctime and mode bits are left alone.
+	 * page.  Stops with EBUSY, as DISCARD, before it would remove a page
+	 * under a userfaultfd missing-fault registration.  mtime, ctime and
+	 * mode bits are left alone.
 	 */
 	SHMEM_ZERO_MODE_RECLAIM		= 2,
 	/*
@@ -65,8 +71,9 @@ enum shmem_zero_mode {
 	 * are the pages that may not read zero afterwards.  Pages past EOF
 	 * are left.  Needs the fd open for reading
 	 * and writing (zero_pages tells which pages were zero); refused (EPERM)
-	 * on append-only, immutable and write-sealed files; drops S_ISUID,
-	 * S_ISGID and security.capability as write(2) does.
+	 * on append-only, immutable and write-sealed files, also when that
+	 * happens during the call; drops S_ISUID, S_ISGID and
+	 * security.capability as write(2) does.
 	 */
 	SHMEM_ZERO_MODE_ZERO_IN_PLACE	= 3,
 };
