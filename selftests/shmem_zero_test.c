@@ -2879,13 +2879,27 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	ASSERT_TRUE(tag && map && exp && gone);
 	ASSERT_LE(4ULL, nr);
 	ASSERT_TRUE(mthp_only(mt, kb)) TH_LOG("cannot set hugepages-%ukB/shmem_enabled", kb);
-	m = anon_shared(n * PG, (uint64_t)mt->pmd_kb * KB, &fd);
-	ASSERT_NE(NULL, m) TH_LOG("shared anonymous memory via map_files: %s", strerror(errno));
-	for (uint64_t p = 0; p < n; p++) {
-		tag[p] = 1 + p;
-		page_fill(m + p * PG, tag[p]);
+	/*
+	 * A large folio allocation may fall back to small ones when memory is
+	 * fragmented (seen once in 6.12 under load): compact and try again.
+	 */
+	for (int try = 0;; try++) {
+		m = anon_shared(n * PG, (uint64_t)mt->pmd_kb * KB, &fd);
+		ASSERT_NE(NULL, m) TH_LOG("shared anonymous memory via map_files: %s",
+					  strerror(errno));
+		for (uint64_t p = 0; p < n; p++) {
+			tag[p] = 1 + p;
+			page_fill(m + p * PG, tag[p]);
+		}
+		ASSERT_EQ(0, folio_scan(m, n, nr, &exact, &others));
+		if (exact == nf || try == 2)
+			break;
+		TH_LOG("%ukB: %llu folios of %ukB, %llu pages elsewhere; compacting",
+		       kb, (unsigned long long)exact, kb, (unsigned long long)others);
+		munmap(m, n * PG);
+		close(fd);
+		file_write("/proc/sys/vm/compact_memory", "1");
 	}
-	ASSERT_EQ(0, folio_scan(m, n, nr, &exact, &others));
 	ASSERT_EQ(nf, exact) TH_LOG("%ukB: %llu folios of %ukB, %llu pages elsewhere",
 				    kb, (unsigned long long)exact, kb,
 				    (unsigned long long)others);
