@@ -68,10 +68,13 @@ hash() { (cd / && sha256sum "$@" | cut -d' ' -f1) | sha256sum | cut -c1-16; }
 # IDE, RTC, PIT, i8042, FDC (7.2), SMBus EEPROMs, fw_cfg, APIC/IOAPIC,
 # kvmvapic; HPET, VMPORT and VMMOUSE are only "implied" by the pc machine,
 # which --without-default-devices ignores.  GENERIC_LOADER (-device loader)
-# is "default y", also ignored.  10.0 uses the same list (both of its
-# binaries are built here, so it only needs to boot the machine).
+# is "default y", also ignored.  10.0 uses the same list, FDC_ISA included
+# (10.0's pc only implies it): a pc-i440fx-7.2 destination must have the
+# floppy controller a 7.2 source sends a section for (the cross-version
+# cases).
 devices_mak='# user/qemu/build.sh: the devices user/qemu/tests/migrate.py uses
 CONFIG_I440FX=y
+CONFIG_FDC_ISA=y
 CONFIG_HPET=y
 CONFIG_VMPORT=y
 CONFIG_VMMOUSE=y

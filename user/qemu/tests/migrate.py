@@ -17,9 +17,11 @@ stock multifd leaving stale pages) ends its "ok" line with
 patched -> patched and prints a table for a newcomer.
 """
 import argparse
+import fcntl
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -47,6 +49,8 @@ class QMP:
                 if time.time() > end:
                     raise
                 time.sleep(0.1)
+        # a QEMU whose main loop hangs fails the case instead of the run
+        self.s.settimeout(60)
         self.f = self.s.makefile("rw")
         json.loads(self.f.readline())          # greeting
         self.cmd("qmp_capabilities")
@@ -151,7 +155,7 @@ def compare(a, b, stale_byte=None):
     return wrong, stale, nonzero
 
 
-def start(binary, name, extra, qtest):
+def start(binary, name, extra, qtest, machine="pc"):
     """QEMU with TCG, or with the qtest accelerator and a qtest socket.
 
     Debian's 7.2 build has no qtest accelerator, the 10.0 builds no TCG:
@@ -161,7 +165,7 @@ def start(binary, name, extra, qtest):
     qsock = "%s/%s.qtest" % (RUN, name)
     cmd = [binary, "-S", "-nodefaults", "-display", "none",
            "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
-           "-machine", "pc,memory-backend=mem", "-m", "1G",
+           "-machine", machine + ",memory-backend=mem", "-m", "1G",
            "-qmp", "unix:%s,server=on,wait=off" % sock] + extra
     if qtest:
         if os.path.exists(qsock):
@@ -267,10 +271,22 @@ def migrate(sq, dq, sqt, r, rounds):
     r["seconds"] = round(time.time() - t0, 2)
 
 
+def log_tail(lines=3):
+    """What a failed case's QEMUs printed last, as "#" lines."""
+    for name in ("src", "dst"):
+        path = "%s/%s.log" % (RUN, name)
+        if os.path.exists(path):
+            for line in open(path, errors="replace").read().splitlines()[-lines:]:
+                print("# %s: %s" % (name, line), flush=True)
+
+
 def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
-         check=None, expect_equal=True, peer_bug=None):
+         check=None, expect_equal=True, peer_bug=None, params=None,
+         machine="pc"):
     """One migration; peer_bug: the stock bug the case reproduces (its check
-    asserts it), reported as "# expected: PEER_BUG" on the ok line."""
+    asserts it), reported as "# expected: PEER_BUG" on the ok line; params:
+    more migration parameters for both sides; machine: both sides' machine
+    type (a versioned one for a migration between QEMU versions)."""
     kib = lambda b: b // 1024
     memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
     if stale:
@@ -292,14 +308,16 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
     try:
         qtest = rounds or target != "7.2"
         dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"],
-                          qtest)
+                          qtest, machine)
         procs.append((dp, dq))
         sp, sq, sqt = start(src_bin, "src", memfd + [
             "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)],
-            qtest)
+            qtest, machine)
         procs.append((sp, sq))
         for q in (sq, dq):
             q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+            if params:
+                q.cmd("migrate-set-parameters", **params)
             if multifd:
                 q.cmd("migrate-set-capabilities", capabilities=[
                     {"capability": "multifd", "state": True}])
@@ -340,11 +358,102 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
         why += check(r)
     r["pass"] = not why
     if why:
+        log_tail()
         note = " # " + "; ".join(why)
     else:
         note = " # expected: " + peer_bug if peer_bug else ""
     print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
                                  note), flush=True)
+    return r
+
+
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10
+
+
+def set_immutable(path, on):
+    """chattr +i / -i (tmpfs takes it since 6.0): punch-hole and DISCARD
+    then fail with EPERM, while the mapping QEMU holds still writes."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
+                                               struct.pack("l", 0)))[0]
+        flags = flags | FS_IMMUTABLE_FL if on else flags & ~FS_IMMUTABLE_FL
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", flags))
+    finally:
+        os.close(fd)
+
+
+def case_queue_fails(name, src_bin, dst_bin):
+    """A destination whose queued zero pages cannot be applied (its file made
+    immutable while it migrates, multifd: the recv threads' flush fails)
+    must fail the migration, with the error in its log, and keep QMP
+    answering; it must not hang in the multifd sync."""
+    path = "/dev/shm/dst"
+    with open(path, "wb") as f:
+        chunk = b"\xaa" * (8 << 20)
+        for _ in range(GUEST // len(chunk)):
+            f.write(chunk)
+    memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
+    dst_mem = ["-object",
+               "memory-backend-file,id=mem,size=1G,share=on,mem-path=" + path]
+    r = {"case": name, "target": target, "src_bin": src_bin,
+         "dst_bin": dst_bin, "status": "not run"}
+    procs, why = [], []
+    uri = "unix:%s/mig.sock" % RUN
+    try:
+        dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"], True)
+        procs.append((dp, dq))
+        sp, sq, _ = start(src_bin, "src", memfd + [
+            "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)],
+            True)
+        procs.append((sp, sq))
+        for q in (sq, dq):
+            q.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": "multifd", "state": True}])
+            q.cmd("migrate-set-parameters", **{"multifd-channels": 2})
+        # slow: the file is made immutable while RAM is still coming
+        sq.cmd("migrate-set-parameters", **{"max-bandwidth": 4 << 20})
+        dq.cmd("migrate-incoming", uri=uri, **{"exit-on-error": False})
+        sq.cmd("migrate", uri=uri)
+        t0 = time.time()
+        while sq.cmd("query-migrate").get("ram", {}).get("transferred", 0) < (1 << 20):
+            if time.time() - t0 > 60:
+                raise RuntimeError("the migration did not start")
+            time.sleep(0.02)
+        set_immutable(path, True)
+        while True:
+            try:
+                st = dq.cmd("query-migrate").get("status")
+            except (OSError, ValueError) as e:
+                raise RuntimeError("destination QMP does not answer (%s)" % e)
+            if st in ("failed", "completed", "cancelled"):
+                break
+            if time.time() - t0 > 120:
+                raise RuntimeError("destination still %s after 120 s" % st)
+            time.sleep(0.1)
+        r["status"] = st
+        r["seconds"] = round(time.time() - t0, 2)
+        dq.cmd("query-status")           # the monitor still answers
+    except Exception as e:
+        r["status"] = "error: %s" % e
+    finally:
+        for p, q in reversed(procs):
+            stop(p, q)
+        if os.path.exists(path):
+            set_immutable(path, False)
+            os.unlink(path)
+    log = open("%s/dst.log" % RUN).read() if os.path.exists("%s/dst.log" % RUN) else ""
+    if r["status"] != "failed":
+        why.append("destination status %s" % r["status"])
+    if "shmemzero:" not in log:
+        why.append("no shmemzero error in the destination's log")
+    r["pass"] = not why
+    results.append(r)
+    if why:
+        log_tail()
+    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
+                                 " # " + "; ".join(why) if why else ""),
+          flush=True)
     return r
 
 
@@ -416,9 +525,11 @@ def unload():
         subprocess.run(["rmmod", "shmem_zero"], check=True)
 
 
-def check_cases(S, P):
+def check_cases(S, P, P72=None):
     """The cases to run, in order: (function to call first or None,
-    case() arguments).  The plan line counts this list."""
+    case() arguments, "fn" for another case function).  The plan line
+    counts this list.  P72: the patched 7.2 binary, for 10.0's
+    cross-version cases."""
     unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
         ["module still loaded"]
     c = [
@@ -457,6 +568,26 @@ def check_cases(S, P):
         dict(name="patched -> stock, multifd", src_bin=P, dst_bin=S,
              multifd=True, check=lambda r: small_src(r) + src_ioctl(r)),
     ]
+    if target != "7.2":
+        # zero pages on the main channel, normal pages on the recv threads
+        c += [
+            dict(name="patched -> patched, multifd, zero-page-detection=legacy, "
+                 "stale destination file", src_bin=P, dst_bin=P, multifd=True,
+                 stale=True, params={"zero-page-detection": "legacy"},
+                 check=both),
+            dict(name="patched -> patched, multifd, zero-page-detection=legacy, "
+                 "several rounds", src_bin=P, dst_bin=P, multifd=True,
+                 stale=True, rounds=True,
+                 params={"zero-page-detection": "legacy"},
+                 check=lambda r: both(r) + several_rounds(r)),
+            dict(name="patched 7.2 -> patched, multifd, pc-i440fx-7.2, stale "
+                 "destination file", src_bin=P72 or "(no 7.2 build)",
+                 dst_bin=P, multifd=True, stale=True, machine="pc-i440fx-7.2",
+                 check=both),
+            dict(name="patched -> patched, multifd, destination file made "
+                 "immutable mid-migration (fails, QMP alive)", src_bin=P,
+                 dst_bin=P, fn=case_queue_fails),
+        ]
     # the last two without the module: unload it first
     return [(None, a) for a in c] + [
         (unload, dict(name="patched -> patched, module not loaded (fallback)",
@@ -498,7 +629,8 @@ def run(cases):
             print("not ok - qemu%s: %s # %s" % (target, a["name"], e),
                   flush=True)
             continue
-        case(**a)
+        a = dict(a)
+        a.pop("fn", case)(**a)
 
 
 def table():
@@ -562,8 +694,12 @@ def main():
     ap.add_argument("--target", default="7.2", help="the QEMU series: 7.2 or 10.0")
     ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64")
     ap.add_argument("--patched", required=True)
+    ap.add_argument("--patched-7.2", dest="patched72",
+                    help="10.0: the patched 7.2 binary, for cross-version cases")
     # --markdown JSON...: print the README's table from earlier runs
     ap.add_argument("--json")
+    ap.add_argument("--only", metavar="TEXT",
+                    help="run only the cases whose name contains TEXT")
     ap.add_argument("--demo", action="store_true",
                     help="only stock -> stock and patched -> patched, a table")
     a = ap.parse_args()
@@ -576,7 +712,8 @@ def main():
         run(demo_cases(a.stock, a.patched))
         demo_table()
     else:
-        run(check_cases(a.stock, a.patched))
+        run([c for c in check_cases(a.stock, a.patched, a.patched72)
+             if not a.only or a.only in c[1]["name"]])
         table()
     if a.json:
         with open(a.json, "w") as f:

@@ -6,7 +6,8 @@
 # those that reproduce a stock bug; a missing binary fails every case that
 # needs it); the figures go to $SZ_OUT/qemu-T-migrate.json (--demo:
 # $SZ_OUT/demo.json).  7.2: stock is Debian's qemu-system-x86_64;
-# 10.0: both binaries come from user/qemu/build.sh 10.0.
+# 10.0: both binaries come from user/qemu/build.sh 10.0, and its
+# cross-version cases need the patched 7.2 (user/qemu/build.sh 7.2).
 cd "$(dirname "$0")/../../.." || exit 1
 target=${1:-7.2}
 dir=build/qemu/$target
@@ -15,7 +16,10 @@ stock=/usr/bin/qemu-system-x86_64
 [ "$target" = 7.2 ] || stock=$dir/qemu-system-x86_64-stock
 json=${SZ_OUT:-/tmp}/qemu-$target-migrate.json
 [ "$2" = --demo ] && json=${SZ_OUT:-/tmp}/demo.json
+# 10.0 also migrates from the patched 7.2 (cross-version cases)
+p72=build/qemu/7.2/qemu-system-x86_64
 exec python3 user/qemu/tests/migrate.py --target "$target" \
 	--stock "$(readlink -f "$stock" || echo "$stock")" \
 	--patched "$(readlink -f "$patched" || echo "$patched")" \
+	--patched-7.2 "$(readlink -f "$p72" || echo "$p72")" \
 	--json "$json" ${2:+"$2"}
