@@ -285,9 +285,11 @@ static bool sz_write_sealed(struct inode *inode)
  * there turns it into a missing fault, and the postcopy destination, which
  * registers guest RAM so, takes every missing fault for a page the source
  * has still to send: one it already received is never sent again, and the
- * vCPU that touches it waits for ever.  So DISCARD and RECLAIM stop with
- * -EBUSY before they remove a page such a mapping covers (punch-hole does
- * not check; the device is stricter).  ZERO_IN_PLACE keeps pages resident.
+ * vCPU that touches it waits for ever.  So the modes stop with -EBUSY
+ * before they remove a page or a swap entry such a mapping covers:
+ * DISCARD (each run; on hugetlbfs each range), RECLAIM (each folio) and
+ * ZERO_IN_PLACE (a swap entry it would drop; it keeps resident pages).
+ * Punch-hole does not check; the device is stricter.
  *
  * i_mmap holds every VMA that maps the file, in an interval tree ordered by
  * vm_pgoff; its iterators are not exported, so it is walked in order with
@@ -295,9 +297,14 @@ static bool sz_write_sealed(struct inode *inode)
  * i_mmap_rwsem (read) keeps VMAs from being added or removed; it nests
  * below the folio lock, as in unmap_mapping_pages().  UFFDIO_REGISTER sets
  * the flag under the mm's mmap_lock, which is not taken here: a
- * registration that races with the call is seen at its next run (DISCARD)
- * or folio (RECLAIM), not before.  The flag is a const field of the VMA
- * written under that lock; it is read here as any other flag of the VMA.
+ * registration that races with the call is seen at its next run, folio or
+ * swap entry, not before.  vm_flags is written under that lock (and the
+ * VMA's write lock, 6.4+); reading it under i_mmap_rwsem only is the
+ * benign race rmap's walkers make too, hence READ_ONCE().
+ *
+ * The cost is one walk of the file's mappings per check, from the first:
+ * nothing for a guest's memfd, mapped once or twice, but it grows with
+ * the number of mappings of a file mapped many times.
  */
 static bool sz_uffd_missing(struct sz_call *c, pgoff_t first,
 			    unsigned long nr)
@@ -318,7 +325,7 @@ static bool sz_uffd_missing(struct sz_call *c, pgoff_t first,
 		if (vma->vm_pgoff >= first + nr)
 			break;
 		if (vma->vm_pgoff + vma_pages(vma) > first &&
-		    (vma->vm_flags & VM_UFFD_MISSING)) {
+		    (READ_ONCE(vma->vm_flags) & VM_UFFD_MISSING)) {
 			found = true;
 			break;
 		}
@@ -669,11 +676,14 @@ static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
 	unsigned long cleared, poisoned;
 	int ret;
 
+	if (xa_is_value(entry) && !whole) {
+		c->args.busy_pages += nr;
+		return 0;
+	}
 	if (xa_is_value(entry)) {
-		if (whole)
-			sz_free_swap(c, first, nr);
-		else
-			c->args.busy_pages += nr;
+		if (sz_uffd_missing(c, first, nr))
+			return -EBUSY;
+		sz_free_swap(c, first, nr);
 		return 0;
 	}
 	if (!folio_test_uptodate(folio)) {
@@ -884,7 +894,7 @@ static unsigned long sz_holes(pgoff_t from, pgoff_t to, pgoff_t eof)
  * races with a run re-adds a page the run already counted as freed, which is
  * the outcome of a fault just after the call.  A pin taken after the walk
  * looked at a folio is not seen, as with punch-hole.  *done: the pages
- * processed so far, for EINTR.
+ * processed so far, for EINTR, EPERM (a seal, sz_relax()) and EBUSY.
  */
 static int sz_discard_range(struct sz_call *c, pgoff_t index, pgoff_t end,
 			    pgoff_t eof, pgoff_t *done)
@@ -991,7 +1001,8 @@ static int sz_apply_range(struct sz_call *c, const struct shmem_zero_range *r)
 
 /*
  * hugetlbfs (MFD_HUGETLB) DISCARD: its own punch-hole, which takes its own
- * locks and checks seals; this only saves the caller the syscalls.
+ * locks and checks seals; this only saves the caller the syscalls.  Its
+ * VMAs count vm_pgoff in PAGE_SIZE units too.
  */
 static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
 {
@@ -999,6 +1010,8 @@ static int sz_punch_range(struct sz_call *c, const struct shmem_zero_range *r)
 
 	if (task_sigpending(current))
 		return -EINTR;
+	if (sz_uffd_missing(c, r->offset >> PAGE_SHIFT, r->length >> PAGE_SHIFT))
+		return -EBUSY;
 	ret = vfs_fallocate(c->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    r->offset, r->length);
 	if (ret)
@@ -1187,9 +1200,13 @@ static int sz_run(struct sz_call *c)
 		return ret;
 	}
 
-	/* DISCARD, ZERO_IN_PLACE: under i_rwsem, a hold at a time (sz_lock()). */
+	/*
+	 * DISCARD, ZERO_IN_PLACE: under i_rwsem, a hold at a time (sz_lock()).
+	 * An empty vector takes one hold too: the seal check and
+	 * file_remove_privs() happen for every call that passed the checks.
+	 */
 	c->exclusive = true;
-	ret = sz_pass(c, NULL);
+	ret = c->args.nr_ranges ? sz_pass(c, NULL) : sz_lock(c);
 	if (c->locked)
 		sz_unlock(c);
 	if (sz_changes(c))

@@ -2366,6 +2366,25 @@ TEST_F(sz, uffd_missing_refused)
 	close(fd);
 }
 
+/*
+ * An empty vector is checked as any other: DISCARD and ZERO_IN_PLACE take
+ * one hold of i_rwsem, where the seals are tested (libshmemzero probes the
+ * device with an empty vector and expects the verdict of a real call).
+ */
+TEST_F(sz, empty_vector_sealed)
+{
+	struct shmem_zero_args a;
+	int fd = memfd("emptyseal", 4 * PG, MFD_ALLOW_SEALING);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_EQ(EPERM, sz_call(self->dev, fd, DISCARD, NULL, 0, NULL, 0, &a));
+	EXPECT_EQ(EPERM, sz_call(self->dev, fd, ZIP, NULL, 0, NULL, 0, &a));
+	EXPECT_EQ(EPERM, sz_call(self->dev, fd, RECLAIM, NULL, 0, NULL, 0, &a));
+	EXPECT_EQ(0, sz_call(self->dev, fd, QUERY, NULL, 0, NULL, 0, &a));
+	close(fd);
+}
+
 /* ------------------------------------------------------------------ */
 /* hugetlb memfds: DISCARD on huge page boundaries, nothing else        */
 /* ------------------------------------------------------------------ */
@@ -2475,6 +2494,44 @@ TEST_F(huge, hugetlb_discard)
 /* ------------------------------------------------------------------ */
 /* Large folios (shmem THP)                                             */
 /* ------------------------------------------------------------------ */
+
+/*
+ * hugetlbfs DISCARD goes through the filesystem's punch-hole, but the
+ * userfaultfd check comes first: a huge page under a MISSING registration
+ * stays, the ranges before it are done.
+ */
+TEST_F(huge, hugetlb_uffd_missing_refused)
+{
+	const struct shmem_zero_range v[2] = { { 0, HPAGE }, { HPAGE, HPAGE } };
+	struct shmem_zero_args a;
+	long long f1, f2;
+	char *m;
+	int fd, ufd;
+
+	if (!self->ok)
+		SKIP(return, "cannot get %d huge pages of 2 MiB (%s)", HT_PAGES, NR_HUGE_SYSCTL);
+	fd = memfd("hugeuffd", 0, MFD_HUGETLB);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 2 * HPAGE));
+	m = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m) TH_LOG("mmap hugetlb: %s", strerror(errno));
+	for (uint64_t p = 0; p < 2 * HPAGE / PG; p++)
+		page_fill(m + p * PG, 1 + p);
+	ufd = uffd_register(m + HPAGE, HPAGE, UFFDIO_REGISTER_MODE_MISSING);
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd on hugetlb: %s", strerror(-ufd));
+	f1 = meminfo_kb("HugePages_Free");
+	EXPECT_EQ(EBUSY, sz_call(self->dev, fd, DISCARD, v, 2, NULL, 0, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ((uint64_t)HPAGE, a.bytes_done);
+	f2 = meminfo_kb("HugePages_Free");
+	EXPECT_EQ(f1 + 1, f2);
+	EXPECT_EQ(0, bad_pages(fd, HPAGE / PG, HPAGE / PG, 1, NULL, NULL));
+	close(ufd);
+	ASSERT_EQ(0, sz_call(self->dev, fd, DISCARD, &v[1], 1, NULL, 0, &a));
+	EXPECT_EQ(f2 + 1, meminfo_kb("HugePages_Free"));
+	munmap(m, 2 * HPAGE);
+	close(fd);
+}
 
 FIXTURE(thp) {
 	int dev;
@@ -2678,6 +2735,48 @@ TEST_F(swap, reclaim_zip_swapped)
 		bad += map2[p] != (map[p] == C_SWAP ? C_HOLE : C_ZERO);
 	EXPECT_EQ(0ULL, bad) TH_LOG("classes after ZERO_IN_PLACE");
 	EXPECT_PAGES(fd, 0, n, 0);
+	close(fd);
+	free(map);
+	free(map2);
+}
+
+/*
+ * ZERO_IN_PLACE keeps resident pages but drops swap entries, which a
+ * userfaultfd MISSING registration then sees as missing pages: it stops with
+ * EBUSY before the first one, and every swapped page stays swapped.
+ */
+TEST_F(swap, zip_swap_uffd_missing_refused)
+{
+	const uint64_t n = 1024;
+	uint8_t *map = malloc(n), *map2 = malloc(n);
+	uint64_t cnt[5], swapped = 0;
+	struct shmem_zero_args a;
+	char *m;
+	int fd, ufd;
+
+	if (!self->have_swap)
+		SKIP(return, "no swap device (and zram setup failed)");
+	ASSERT_TRUE(map && map2);
+	fd = paged_out_file(n, map, cnt, self->dev);
+	ASSERT_LE(0, fd);
+	if (!cnt[C_SWAP])
+		SKIP(return, "MADV_PAGEOUT swapped nothing out");
+	/* registered, never touched: a fault there would wait for a handler */
+	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ufd = uffd_register(m, n * PG, UFFDIO_REGISTER_MODE_MISSING);
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd: %s", strerror(-ufd));
+	EXPECT_EQ(EBUSY, sz_pages(self->dev, fd, ZIP, 0, n, &a));
+	EXPECT_EQ(0ULL, a.swap_pages);
+	ASSERT_EQ(0, qmap(self->dev, fd, 0, n, map2));
+	for (uint64_t p = 0; p < n; p++)
+		swapped += map2[p] == C_SWAP;
+	EXPECT_EQ(cnt[C_SWAP], swapped);
+	close(ufd);
+	ASSERT_EQ(0, sz_pages(self->dev, fd, ZIP, 0, n, &a));
+	EXPECT_EQ(cnt[C_SWAP], a.swap_pages);
+	EXPECT_PAGES(fd, 0, n, 0);
+	munmap(m, n * PG);
 	close(fd);
 	free(map);
 	free(map2);

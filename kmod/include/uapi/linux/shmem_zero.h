@@ -73,7 +73,9 @@ enum shmem_zero_mode {
 	 * and writing (zero_pages tells which pages were zero); refused (EPERM)
 	 * on append-only, immutable and write-sealed files, also when that
 	 * happens during the call; drops S_ISUID, S_ISGID and
-	 * security.capability as write(2) does.
+	 * security.capability as write(2) does.  Stops with EBUSY, as
+	 * DISCARD, before it would drop a swap entry under a userfaultfd
+	 * missing-fault registration.
 	 */
 	SHMEM_ZERO_MODE_ZERO_IN_PLACE	= 3,
 };
