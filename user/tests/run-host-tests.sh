@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Host tests of libshmemzero and sz-replay (no module needed), as TAP-ish
-# "ok - NAME" lines: the library on real memfds (the fallback path), a
+# "ok - NAME" lines: the library on real memfds (the fallback path), the
+# shmemzero tool's errors and exit codes without the module, a
 # stream recorded from qemu-system-x86_64 replayed by every strategy but
 # lib, malformed streams, the installed library, fuzzing, valgrind.
 # Build first: make -C user/tests.
@@ -13,7 +14,8 @@ rc=0
 # Each runner is announced up front and before its results, so one that
 # dies before its plan is a failure (scripts/tally).
 runners=("user/tests/test_lib" "test-replay.py record" "test-replay.py host"
-	 "user/tests/test-install.sh" "user/tests/test-fuzz.sh" "valgrind")
+	 "user/tests/test-install.sh" "user/tests/test-fuzz.sh"
+	 "user/tool/tests/host.sh" "valgrind")
 printf '# expect: %s\n' "${runners[@]}"
 
 echo "# producer: user/tests/test_lib"
@@ -26,6 +28,8 @@ echo "# producer: user/tests/test-install.sh"
 user/tests/test-install.sh || rc=1
 echo "# producer: user/tests/test-fuzz.sh"
 user/tests/test-fuzz.sh || rc=1
+echo "# producer: user/tool/tests/host.sh"
+user/tool/tests/host.sh || rc=1
 
 echo "# producer: valgrind"
 echo "1..2"

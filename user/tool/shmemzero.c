@@ -85,6 +85,16 @@ static int fail(int err, const char *what)
 	return status_of(err);
 }
 
+/* open_target()'s errors: a missing path is the target's, not the module's. */
+static int fail_target(int err, const char *what)
+{
+	if (err == ENOENT || err == ENOTDIR) {
+		fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(err));
+		return EXIT_NO_TARGET;
+	}
+	return fail(err, what);
+}
+
 static bool parse_size(const char *s, uint64_t *v)
 {
 	char *end;
@@ -107,16 +117,32 @@ static bool parse_size(const char *s, uint64_t *v)
 	return true;
 }
 
-/* The target's fd: a path, or a fd of another process (pidfd_getfd(2)). */
+/*
+ * The target's fd: a path, or a fd of another process (pidfd_getfd(2)).
+ * A path is opened O_NONBLOCK, so that a FIFO does not wait for a writer,
+ * and must be a regular file (the library checks the pidfd_getfd ones).
+ * Report its errors with fail_target().
+ */
 static int open_target(const struct opts *o, int flags, const char **what)
 {
 	static char name[64];
-	int pidfd, fd;
+	struct stat st;
+	int pidfd, fd, err;
 
 	if (o->file) {
 		*what = o->file;
-		fd = open(o->file, flags | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
+		fd = open(o->file, flags | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		err = fstat(fd, &st) ? -errno :
+		      S_ISREG(st.st_mode) ? 0 :
+		      S_ISDIR(st.st_mode) ? -EISDIR :
+		      S_ISFIFO(st.st_mode) ? -ESPIPE : -ENODEV;
+		if (err) {
+			close(fd);
+			return err;
+		}
+		return fd;
 	}
 	snprintf(name, sizeof(name), "pid %ld fd %d", o->pid, o->fd);
 	*what = name;
@@ -131,20 +157,27 @@ static int open_target(const struct opts *o, int flags, const char **what)
 	return fd;
 }
 
+/*
+ * A handle on [offset, offset + length) of the target, length by default
+ * up to EOF.  An empty file (or an offset at EOF) has nothing to act on:
+ * *h = NULL, *length = 0, success.
+ */
 static int open_handle(const struct opts *o, int fd, unsigned int flags,
 		       struct sz_handle **h, uint64_t *length)
 {
 	struct stat st;
 	long page = sysconf(_SC_PAGESIZE);
+	uint64_t end;
 
+	*h = NULL;
 	if (fstat(fd, &st))
 		return -errno;
+	end = ((uint64_t)st.st_size + page - 1) / page * page;
 	if (o->has_length)
 		*length = o->length;
 	else
-		*length = ((uint64_t)st.st_size + page - 1) / page * page -
-			  (o->offset < (uint64_t)st.st_size ? o->offset : 0);
-	return sz_open(h, fd, o->offset, *length, flags, 0);
+		*length = o->offset < end ? end - o->offset : 0;
+	return *length ? sz_open(h, fd, o->offset, *length, flags, 0) : 0;
 }
 
 static void progress(const char *verb, uint64_t done, uint64_t total,
@@ -198,7 +231,7 @@ static int query_fd(const struct opts *o, int fd, const char *what)
 	ret = open_handle(o, fd, SZ_OPEN_READONLY, &h, &length);
 	if (ret)
 		return fail(-ret, what);
-	ret = sz_query(h, 0, length, NULL, &c);
+	ret = h ? sz_query(h, 0, length, NULL, &c) : 0;
 	sz_close(h);
 	if (ret)
 		return fail(-ret, what);
@@ -236,13 +269,16 @@ static int query_process(const struct opts *o)
 		{
 			const char *what;
 			int fd = open_target(&one, 0, &what);
+			int ret;
 
 			if (fd < 0) {
-				status = fail(-fd, what);
+				status = fail_target(-fd, what);
 				continue;
 			}
-			if (query_fd(&one, fd, what))
-				status = EXIT_FAIL;
+			/* the last failure's own status, as for one fd */
+			ret = query_fd(&one, fd, what);
+			if (ret)
+				status = ret;
 			close(fd);
 		}
 	}
@@ -261,7 +297,7 @@ static int cmd_query(const struct opts *o)
 		return query_process(o);
 	fd = open_target(o, O_RDONLY, &what);
 	if (fd < 0)
-		return fail(-fd, what);
+		return fail_target(-fd, what);
 	ret = query_fd(o, fd, what);
 	close(fd);
 	return ret;
@@ -277,10 +313,12 @@ static int cmd_reclaim(const struct opts *o)
 	const char *what;
 	int fd, ret;
 
-	fd = open_target(o, O_RDWR, &what);
+	/* a dry run only queries: a reader's fd, and the fallback will do */
+	fd = open_target(o, o->dry_run ? O_RDONLY : O_RDWR, &what);
 	if (fd < 0)
-		return fail(-fd, what);
-	ret = open_handle(o, fd, SZ_OPEN_NO_FALLBACK, &h, &length);
+		return fail_target(-fd, what);
+	ret = open_handle(o, fd, o->dry_run ? SZ_OPEN_READONLY :
+			  SZ_OPEN_NO_FALLBACK, &h, &length);
 	if (ret) {
 		close(fd);
 		return fail(-ret, what);
@@ -337,7 +375,7 @@ static int cmd_discard(const struct opts *o)
 
 	fd = open_target(o, O_RDWR, &what);
 	if (fd < 0)
-		return fail(-fd, what);
+		return fail_target(-fd, what);
 	ret = open_handle(o, fd, 0, &h, &length);
 	if (!ret) {
 		ret = sz_add_zero(h, 0, length);

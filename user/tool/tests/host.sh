@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# shmemzero(8) on the host, without the module: its errors and exit codes
+# (shmemzero.8, EXIT STATUS) where no VM is needed.  TAP.  Usage:
+# user/tool/tests/host.sh [TOOL] (from the repository root; as root, for
+# the unprivileged case, which runs as nobody).
+set -uo pipefail
+tool=$(realpath "${1:-user/tool/shmemzero}")
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+n=0
+echo "1..6"
+# check NAME WANT CMD...: the command's exit status must be WANT.
+check() {
+	local name=$1 want=$2 got
+	shift 2
+	"$@" >"$dir/out" 2>&1
+	got=$?
+	n=$((n + 1))
+	if [ "$got" = "$want" ]; then
+		echo "ok $n - shmemzero: $name: exit $got"
+	else
+		echo "not ok $n - shmemzero: $name: exit $got, want $want"
+		sed 's/^/# /' "$dir/out" | tail -n 5
+	fi
+}
+# A memfd of SIZE bytes, as /proc/self/fd/N of the tool itself.
+on_memfd() {
+	local size=$1
+	shift
+	python3 - "$size" "$@" <<'PY'
+import os, subprocess, sys
+fd = os.memfd_create("hosttest", 0)
+os.ftruncate(fd, int(sys.argv[1]))
+args = [a.replace("MEMFD", "/proc/self/fd/%d" % fd) for a in sys.argv[2:]]
+sys.exit(subprocess.run(args, pass_fds=(fd,)).returncode)
+PY
+}
+
+check "query of a missing file is 'no such file' (5), not 'no module'" 5 \
+	"$tool" query "$dir/nonexistent"
+mkfifo "$dir/fifo"
+check "query of a FIFO does not wait for a writer: not tmpfs (6)" 6 \
+	timeout 20 "$tool" query "$dir/fifo"
+check "query of a directory: not tmpfs (6)" 6 "$tool" query "$dir"
+check "query of an empty memfd succeeds" 0 on_memfd 0 "$tool" query MEMFD
+check "query of a memfd succeeds without the module (fallback)" 0 \
+	on_memfd 65536 "$tool" query MEMFD --json
+# reclaim --dry-run only reads: a reader's fd will do
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	f=$dir/ro
+	head -c 65536 /dev/zero >"$f"
+	chmod 0644 "$f"
+	chmod 0755 "$dir"
+	check "reclaim --dry-run as a reader (nobody, 0644 root file)" 0 \
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$tool" reclaim --dry-run "$f"
+else
+	n=$((n + 1))
+	echo "not ok $n - shmemzero: reclaim --dry-run as a reader # needs root and setpriv"
+fi
