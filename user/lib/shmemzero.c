@@ -527,10 +527,12 @@ static int probe(struct sz_handle *h)
 
 /*
  * The checks the module makes, so that both paths fail alike; a read-only
- * handle needs only a readable fd.
+ * handle needs only a readable fd, a zero-in-place one a readable and
+ * writable fd (the module's ZERO_IN_PLACE tells which pages were zero).
  */
-static int check_fd(int fd, bool readonly)
+static int check_fd(int fd, bool readonly, bool zero_in_place)
 {
+	bool reads = readonly || zero_in_place;
 	struct stat st;
 	int fl, seals;
 
@@ -539,8 +541,8 @@ static int check_fd(int fd, bool readonly)
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
-	if ((fl & O_PATH) ||
-	    (fl & O_ACCMODE) == (readonly ? O_WRONLY : O_RDONLY))
+	if ((fl & O_PATH) || (reads && (fl & O_ACCMODE) == O_WRONLY) ||
+	    (!readonly && (fl & O_ACCMODE) == O_RDONLY))
 		return -EBADF;
 	if (S_ISFIFO(st.st_mode))
 		return -ESPIPE;
@@ -577,7 +579,7 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 	if (!length || ((fd_offset | length) & ((uint64_t)page - 1)) ||
 	    fd_offset > LLONG_MAX || length > LLONG_MAX - fd_offset)
 		return -EINVAL;
-	ret = check_fd(fd, readonly);
+	ret = check_fd(fd, readonly, flags & SZ_OPEN_ZERO_IN_PLACE);
 	if (ret)
 		return ret;
 	h = calloc(1, sizeof(*h));

@@ -184,7 +184,7 @@ static struct sz_handle *open_h(const struct path *p, int fd, uint64_t off,
 static bool t_open_errors(const struct path *p)
 {
 	struct sz_handle *h;
-	int fd = new_memfd(4, -1), pfd[2], ro;
+	int fd = new_memfd(4, -1), pfd[2], ro, wo;
 	char name[64];
 	bool good = true;
 
@@ -199,6 +199,10 @@ static bool t_open_errors(const struct path *p)
 	snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
 	ro = open(name, O_RDONLY);
 	CHECK(sz_open(&h, ro, 0, pg, p->flags, 0) == -EBADF, "read-only fd");
+	wo = open(name, O_WRONLY);
+	CHECK(sz_open(&h, wo, 0, pg, p->flags | SZ_OPEN_ZERO_IN_PLACE, 0) == -EBADF,
+	      "write-only fd, zero in place (the module needs to read too)");
+	close(wo);
 	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == 0, "seal");
 	CHECK(sz_open(&h, fd, 0, pg, p->flags, 0) == -EPERM, "sealed memfd");
 	close(pfd[0]);
