@@ -8,12 +8,22 @@
  * quadratic.  Residency comes from mincore() over the range only, and
  * SEEK_DATA, which is cheap across holes and stops at the first page it
  * finds, only tells holes from swapped pages among non-resident ones.
+ *
+ * mincore() tells the truth only to the file's owner or to whoever may
+ * write it (can_do_mincore(), 5.0+); to others it says every page is
+ * resident.  For them the query finds holes with SEEK_DATA alone and reads
+ * what is not a hole (swapped pages are read back, and count as data or
+ * zero: such a caller may not learn what is swapped, as with the module).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -40,6 +50,81 @@ static void count(struct sz_counts *c, int class, uint64_t n)
 		c->unwritten += n;
 		break;
 	}
+}
+
+/* Would mincore() on this file tell the truth (can_do_mincore())? */
+static bool mincore_tells(struct sz_handle *h)
+{
+	char path[32];
+	struct stat st;
+
+	if (fstat(h->fd, &st))
+		return false;
+	if (st.st_uid == geteuid())
+		return true;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->fd);
+	return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0;
+}
+
+/* Read pages [i, j) of the window at off into buf (zeros past EOF). */
+static int read_run(struct sz_handle *h, uint64_t off, size_t i, size_t j,
+		    unsigned char *buf)
+{
+	size_t want = (j - i) * h->page, got = 0;
+
+	while (got < want) {
+		ssize_t r = pread(h->fd, buf + got, want - got,
+				  (off_t)(off + i * h->page + got));
+
+		h->st.syscalls++;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	memset(buf + got, 0, want - got);	/* past EOF */
+	return 0;
+}
+
+/*
+ * The window without mincore(): SEEK_DATA finds the next page that is not
+ * a hole; a run read from there ends before the first zero page after its
+ * first, which SEEK_DATA then tells from a hole.
+ */
+static int query_window_seek(struct sz_handle *h, uint64_t off, size_t npages,
+			     uint8_t *map, unsigned char *buf)
+{
+	size_t i = 0, j, p;
+	int ret;
+
+	while (i < npages) {
+		off_t data = lseek(h->fd, (off_t)(off + i * h->page), SEEK_DATA);
+
+		h->st.syscalls++;
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		for (; i < npages && (data < 0 ||
+				      off + i * h->page < (uint64_t)data); i++)
+			map[i] = SZ_PAGE_HOLE;
+		if (i == npages)
+			break;
+		j = i + 64 < npages ? i + 64 : npages;
+		ret = read_run(h, off, i, j, buf);
+		if (ret)
+			return ret;
+		map[i] = sz__all_zero(buf, h->page) ? SZ_PAGE_ZERO :
+						      SZ_PAGE_DATA;
+		for (p = i + 1; p < j; p++) {
+			if (sz__all_zero(buf + (p - i) * h->page, h->page))
+				break;
+			map[p] = SZ_PAGE_DATA;
+		}
+		i = p;
+	}
+	return 0;
 }
 
 /* Classify npages pages at file offset off into map[0, npages). */
@@ -88,22 +173,11 @@ static int query_window(struct sz_handle *h, uint64_t off, size_t npages,
 		while (j < npages && (vec[j] & 1) && j - i < 64)
 			j++;
 		{
-			size_t want = (j - i) * h->page, got = 0, p;
+			size_t p;
 
-			while (got < want) {
-				ssize_t r = pread(h->fd, buf + got, want - got,
-						  (off_t)(off + i * h->page + got));
-
-				h->st.syscalls++;
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0)
-					return -errno;
-				if (r == 0)
-					break;
-				got += (size_t)r;
-			}
-			memset(buf + got, 0, want - got);	/* past EOF */
+			ret = read_run(h, off, i, j, buf);
+			if (ret)
+				return ret;
 			for (p = 0; p < j - i; p++)
 				map[i + p] = sz__all_zero(buf + p * h->page,
 							  h->page) ?
@@ -118,6 +192,7 @@ static int query_fallback(struct sz_handle *h, uint64_t off, uint64_t len,
 			  uint8_t *map)
 {
 	uint64_t pages = len / h->page, done = 0;
+	bool tells = mincore_tells(h);
 	unsigned char *vec = malloc(SZ_QUERY_WINDOW);
 	unsigned char *buf = malloc(64 * h->page);
 	int ret = 0;
@@ -130,8 +205,10 @@ static int query_fallback(struct sz_handle *h, uint64_t off, uint64_t len,
 		size_t n = pages - done < SZ_QUERY_WINDOW ?
 			   pages - done : SZ_QUERY_WINDOW;
 
-		ret = query_window(h, off + done * h->page, n, map + done,
-				   vec, buf);
+		ret = tells ? query_window(h, off + done * h->page, n,
+					   map + done, vec, buf) :
+			      query_window_seek(h, off + done * h->page, n,
+						map + done, buf);
 		if (ret)
 			break;
 		done += n;
