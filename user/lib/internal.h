@@ -5,11 +5,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <linux/shmem_zero.h>
 
 #include "shmemzero.h"
 
 #define SZ_EXPORT	__attribute__((visibility("default")))
+
+/* File offsets are cast to off_t: every source defines _FILE_OFFSET_BITS. */
+_Static_assert(sizeof(off_t) == 8, "libshmemzero needs a 64-bit off_t");
 
 struct sz_handle {
 	int fd;

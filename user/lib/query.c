@@ -16,6 +16,7 @@
  * zero: such a caller may not learn what is swapped, as with the module).
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64	/* off_t casts of file offsets: 32-bit hosts */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>

@@ -7,6 +7,7 @@
  * finds the runs it overlaps by binary search.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64	/* off_t casts of file offsets: 32-bit hosts */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -10,6 +10,7 @@
  * Usage: test_lib [--require-module] [--no-module] [--quick]
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64	/* the 4 GiB test, in the -m32 build too */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -92,7 +93,7 @@ static int new_memfd(size_t npages, int fill)
 	unsigned char *buf = malloc(pg);
 	size_t i;
 
-	if (fd < 0 || !buf || ftruncate(fd, (off_t)(npages * pg))) {
+	if (fd < 0 || !buf || ftruncate(fd, (off_t)npages * (off_t)pg)) {
 		perror("memfd");
 		exit(2);
 	}
@@ -140,7 +141,7 @@ static bool page_is(int fd, size_t page, int byte)
 	bool same;
 
 	memset(want, byte, pg);
-	same = pread(fd, buf, pg, (off_t)(page * pg)) == (ssize_t)pg &&
+	same = pread(fd, buf, pg, (off_t)page * (off_t)pg) == (ssize_t)pg &&
 	       !memcmp(buf, want, pg);
 	free(buf);
 	free(want);
@@ -314,19 +315,21 @@ static bool t_batch(const struct path *p)
 /* A vector above SHMEM_ZERO_MAX_RANGES (2^20) goes in two ioctls. */
 static bool t_split(const struct path *p)
 {
-	const size_t n = (1u << 20) + 3;
+	/* 64-bit products: 2n pages are 8 GiB, past a 32-bit size_t */
+	const uint64_t n = (1u << 20) + 3, pg64 = pg;
 	int fd = new_memfd(2 * n, -1);
-	struct sz_handle *h = open_h(p, fd, 0, 2 * n * pg, 0, n);
+	struct sz_handle *h = open_h(p, fd, 0, 2 * n * pg64, 0, n);
 	struct sz_stats st;
-	size_t i;
+	uint64_t i;
 
 	CHECK(h, "open");
-	CHECK(pwrite(fd, "x", 1, (off_t)((2 * n - 2) * pg)) == 1, "data");
+	CHECK(pwrite(fd, "x", 1, (off_t)((2 * n - 2) * pg64)) == 1, "data");
 	for (i = 0; i < n - 1; i++)
-		CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add %zu", i);
+		CHECK(!sz_add_zero(h, 2 * i * pg64, pg), "add %llu",
+		      (unsigned long long)i);
 	st = stats_of(h);
 	CHECK(st.flushes == 0, "no flush yet");
-	CHECK(!sz_add_zero(h, 2 * i * pg, pg), "add the last");
+	CHECK(!sz_add_zero(h, 2 * i * pg64, pg), "add the last");
 	st = stats_of(h);
 	CHECK(st.flushes == 1 && st.ioctls == 3 && st.applied_runs == n,
 	      "ioctls %lu (want probe + 2) applied %lu",
@@ -789,6 +792,48 @@ static bool t_paths_agree(void)
 }
 
 /* The device refuses a file that is not tmpfs: the library falls back. */
+/* Is the page at byte offset @off all @byte? */
+static bool page_at_is(int fd, uint64_t off, int byte)
+{
+	unsigned char *buf = malloc(pg);
+	bool same = buf && pread(fd, buf, pg, (off_t)off) == (ssize_t)pg;
+	size_t i;
+
+	for (i = 0; same && i < pg; i++)
+		same = buf[i] == byte;
+	free(buf);
+	return same;
+}
+
+/*
+ * Offsets past 4 GiB: a 32-bit off_t would truncate them (a punch of the
+ * page at 4 GiB + one page becomes a punch of page 1).  The host tests also
+ * build and run this with -m32.
+ */
+static bool t_large_offset(const struct path *p)
+{
+	const uint64_t far = (4ULL << 30) + pg;
+	int fd = memfd_create("sz-test", MFD_CLOEXEC);
+	unsigned char *buf = malloc(pg);
+	struct sz_handle *h;
+
+	CHECK(fd >= 0 && buf, "memfd");
+	CHECK(!ftruncate(fd, (off_t)(far + pg)), "size");
+	memset(buf, 0x5a, pg);
+	CHECK(pwrite(fd, buf, pg, (off_t)pg) == (ssize_t)pg, "write page 1");
+	CHECK(pwrite(fd, buf, pg, (off_t)far) == (ssize_t)pg, "write far");
+	free(buf);
+	h = open_h(p, fd, 0, far + pg, 0, 0);
+	CHECK(h, "open");
+	CHECK(sz_add_zero(h, far, pg) == 0, "queue");
+	CHECK(sz_flush(h) == 0, "flush");
+	sz_close(h);
+	CHECK(page_at_is(fd, far, 0), "the page at 4 GiB + 1 page reads zero");
+	CHECK(page_at_is(fd, pg, 0x5a), "page 1 keeps its data");
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -855,6 +900,7 @@ int main(int argc, char **argv)
 		{ "zero-in-place mode keeps memory", t_zero_in_place, false },
 		{ "reclaim (module) / EOPNOTSUPP (fallback)", t_reclaim, false },
 		{ "EINTR resumes flush and query", t_eintr, false },
+		{ "offsets past 4 GiB", t_large_offset, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
