@@ -135,17 +135,23 @@ static long differs(int fd, uint64_t off, const unsigned char *want,
 	return at;
 }
 
+
+/* Is the page at byte offset @off all @byte? */
+static bool page_at_is(int fd, uint64_t off, int byte)
+{
+	unsigned char *buf = malloc(pg);
+	bool same = buf && pread(fd, buf, pg, (off_t)off) == (ssize_t)pg;
+	size_t i;
+
+	for (i = 0; same && i < pg; i++)
+		same = buf[i] == byte;
+	free(buf);
+	return same;
+}
+
 static bool page_is(int fd, size_t page, int byte)
 {
-	unsigned char *buf = malloc(pg), *want = malloc(pg);
-	bool same;
-
-	memset(want, byte, pg);
-	same = pread(fd, buf, pg, (off_t)page * (off_t)pg) == (ssize_t)pg &&
-	       !memcmp(buf, want, pg);
-	free(buf);
-	free(want);
-	return same;
+	return page_at_is(fd, (uint64_t)page * pg, byte);
 }
 
 static struct sz_stats stats_of(struct sz_handle *h)
@@ -792,18 +798,6 @@ static bool t_paths_agree(void)
 }
 
 /* The device refuses a file that is not tmpfs: the library falls back. */
-/* Is the page at byte offset @off all @byte? */
-static bool page_at_is(int fd, uint64_t off, int byte)
-{
-	unsigned char *buf = malloc(pg);
-	bool same = buf && pread(fd, buf, pg, (off_t)off) == (ssize_t)pg;
-	size_t i;
-
-	for (i = 0; same && i < pg; i++)
-		same = buf[i] == byte;
-	free(buf);
-	return same;
-}
 
 /*
  * Offsets past 4 GiB: a 32-bit off_t would truncate them (a punch of the
