@@ -1908,6 +1908,20 @@ TEST_F(sz, args_size_ver0)
  * EINTR: no signal arrived, and a caller that followed the documentation
  * has no handler that ran and nothing to tell it why.
  */
+/* @nr one-page ranges over pages [0, @nr): a long call (2^20 of them). */
+static struct shmem_zero_range *long_vector(uint64_t nr)
+{
+	struct shmem_zero_range *v;
+
+	v = mmap(NULL, nr * sizeof(*v), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return NULL;
+	for (uint64_t i = 0; i < nr; i++)
+		v[i] = (struct shmem_zero_range){ i * PG, PG };
+	return v;
+}
+
 struct closer {
 	struct ring *r;
 	long usec;
@@ -1937,11 +1951,8 @@ TEST_F_TIMEOUT(sz, no_eintr_without_signal, 120)
 	/* a long call: 2^20 one-page ranges over holes */
 	fd = memfd("noeintr", nr * PG, 0);
 	ASSERT_LE(0, fd);
-	v = mmap(NULL, nr * sizeof(*v), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, v);
-	for (uint64_t i = 0; i < nr; i++)
-		v[i] = (struct shmem_zero_range){ i * PG, PG };
+	v = long_vector(nr);
+	ASSERT_NE(NULL, v);
 	t0 = now_s();
 	ASSERT_EQ(0, sz_call(self->dev, fd, RECLAIM, v, nr, NULL, 0, &a));
 	dt = now_s() - t0;
@@ -2076,20 +2087,6 @@ TEST_F(sz, memcg_uncharged)
 /* ------------------------------------------------------------------ */
 /* Bounded i_rwsem holds: DISCARD and ZERO_IN_PLACE let writers in      */
 /* ------------------------------------------------------------------ */
-
-/* 2^20 one-page ranges over [0, 2^20) pages: a long call. */
-static struct shmem_zero_range *long_vector(uint64_t nr)
-{
-	struct shmem_zero_range *v;
-
-	v = mmap(NULL, nr * sizeof(*v), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (v == MAP_FAILED)
-		return NULL;
-	for (uint64_t i = 0; i < nr; i++)
-		v[i] = (struct shmem_zero_range){ i * PG, PG };
-	return v;
-}
 
 #define HW_MAX	(1 << 20)
 
