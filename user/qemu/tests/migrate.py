@@ -280,6 +280,27 @@ def log_tail(lines=3):
                 print("# %s: %s" % (name, line), flush=True)
 
 
+STALE_PATH = "/dev/shm/dst"
+MEMFD = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
+
+
+def stale_file():
+    """A destination backing file filled with 0xAA (a reused destination);
+    the -object arguments for it."""
+    with open(STALE_PATH, "wb") as f:
+        chunk = b"\xaa" * (8 << 20)
+        for _ in range(GUEST // len(chunk)):
+            f.write(chunk)
+    return ["-object", "memory-backend-file,id=mem,size=1G,share=on,mem-path="
+            + STALE_PATH]
+
+
+def source_args():
+    """The source's memory: a memfd holding the blob at DATA_ADDR."""
+    return MEMFD + ["-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (
+        RUN, DATA_ADDR)]
+
+
 def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
          check=None, expect_equal=True, peer_bug=None, params=None,
          machine="pc"):
@@ -288,18 +309,10 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
     more migration parameters for both sides; machine: both sides' machine
     type (a versioned one for a migration between QEMU versions)."""
     kib = lambda b: b // 1024
-    memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
     if stale:
-        path = "/dev/shm/dst"
-        with open(path, "wb") as f:
-            chunk = b"\xaa" * (8 << 20)
-            for _ in range(GUEST // len(chunk)):
-                f.write(chunk)
-        dst_mem = ["-object",
-                   "memory-backend-file,id=mem,size=1G,share=on,mem-path=" + path]
-        hint = "/dev/shm/dst"
+        dst_mem, hint = stale_file(), STALE_PATH
     else:
-        dst_mem, hint = memfd, "memfd:"
+        dst_mem, hint = MEMFD, "memfd:"
     r = {"case": name, "target": target, "src_bin": src_bin, "dst_bin": dst_bin,
          "stale": stale, "multifd": multifd, "rounds": rounds}
     if peer_bug:
@@ -310,9 +323,7 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
         dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"],
                           qtest, machine)
         procs.append((dp, dq))
-        sp, sq, sqt = start(src_bin, "src", memfd + [
-            "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)],
-            qtest, machine)
+        sp, sq, sqt = start(src_bin, "src", source_args(), qtest, machine)
         procs.append((sp, sq))
         for q in (sq, dq):
             q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
@@ -346,7 +357,7 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
         for p, q in reversed(procs):
             stop(p, q)
         if stale:
-            os.unlink("/dev/shm/dst")
+            os.unlink(STALE_PATH)
     results.append(r)
     why = []
     if r["status"] != "completed" or r.get("equal") is None:
@@ -388,14 +399,8 @@ def case_queue_fails(name, src_bin, dst_bin):
     immutable while it migrates, multifd: the recv threads' flush fails)
     must fail the migration, with the error in its log, and keep QMP
     answering; it must not hang in the multifd sync."""
-    path = "/dev/shm/dst"
-    with open(path, "wb") as f:
-        chunk = b"\xaa" * (8 << 20)
-        for _ in range(GUEST // len(chunk)):
-            f.write(chunk)
-    memfd = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
-    dst_mem = ["-object",
-               "memory-backend-file,id=mem,size=1G,share=on,mem-path=" + path]
+    path = STALE_PATH
+    dst_mem = stale_file()
     r = {"case": name, "target": target, "src_bin": src_bin,
          "dst_bin": dst_bin, "status": "not run"}
     procs, why = [], []
@@ -403,9 +408,7 @@ def case_queue_fails(name, src_bin, dst_bin):
     try:
         dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"], True)
         procs.append((dp, dq))
-        sp, sq, _ = start(src_bin, "src", memfd + [
-            "-device", "loader,file=%s/blob,addr=0x%x,force-raw=on" % (RUN, DATA_ADDR)],
-            True)
+        sp, sq, _ = start(src_bin, "src", source_args(), True)
         procs.append((sp, sq))
         for q in (sq, dq):
             q.cmd("migrate-set-capabilities", capabilities=[
