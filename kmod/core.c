@@ -235,8 +235,9 @@ static unsigned long sz_data_pages(struct folio *folio, pgoff_t first,
 /*
  * QUERY: the content is read without the folio lock, a snapshot as read(2)
  * gives.  Folios that are not uptodate were fallocated and read as zero;
- * they are not read.  Swap entries are SWAP only to a caller that mincore()
- * would tell (!c->swap_visible: DATA), see sz_check_file().
+ * they are not read, nor is any with SHMEM_ZERO_QUERY_NOREAD (RESIDENT).
+ * Swap entries are SWAP only to a caller that mincore() would tell
+ * (!c->swap_visible: DATA), see sz_check_file().
  */
 static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 			  unsigned long nr, bool whole)
@@ -259,6 +260,9 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 	if (!folio_test_uptodate(folio))
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr,
 				   &c->args.unwritten_pages, NULL);
+	if (c->args.flags & SHMEM_ZERO_QUERY_NOREAD)
+		return sz_map_fill(c, SHMEM_ZERO_PAGE_RESIDENT, nr,
+				   &c->args.data_pages, NULL);
 	for (i = 0; i < nr; i++) {
 		if (sz_data_pages(folio, first + i, 1))
 			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, 1,
@@ -1250,8 +1254,9 @@ static long sz_ioctl_ranges(struct shmem_zero_args __user *uargs)
 
 	ret = -EINVAL;
 	mode_valid = c.args.mode <= SHMEM_ZERO_MODE_ZERO_IN_PLACE;
-	if (!mode_valid || c.args.flags ||
-	    c.args.nr_ranges > SHMEM_ZERO_MAX_RANGES)
+	if (!mode_valid || c.args.nr_ranges > SHMEM_ZERO_MAX_RANGES ||
+	    (c.args.flags && (c.args.flags != SHMEM_ZERO_QUERY_NOREAD ||
+			      c.args.mode != SHMEM_ZERO_MODE_QUERY)))
 		goto out;
 	if (c.args.mode == SHMEM_ZERO_MODE_QUERY && c.args.map) {
 		c.map = u64_to_user_ptr(c.args.map);

@@ -1219,6 +1219,71 @@ TEST_F(sz, query_layout)
 	close(fd);
 }
 
+/*
+ * QUERY with SHMEM_ZERO_QUERY_NOREAD: every resident page is RESIDENT
+ * (counted as data), zero or not; holes and fallocated pages as without
+ * the flag; nothing allocated.  That the pages are not read shows in the
+ * zero ones: RESIDENT, where a reading QUERY says ZERO.
+ */
+TEST_F(sz, query_noread)
+{
+	const struct shmem_zero_range r = { 0, 12 * PG };
+	const uint8_t want[12] = {
+		SHMEM_ZERO_PAGE_HOLE, SHMEM_ZERO_PAGE_HOLE,
+		SHMEM_ZERO_PAGE_RESIDENT, SHMEM_ZERO_PAGE_RESIDENT,	/* data */
+		SHMEM_ZERO_PAGE_RESIDENT, SHMEM_ZERO_PAGE_RESIDENT,	/* zero */
+		SHMEM_ZERO_PAGE_UNWRITTEN, SHMEM_ZERO_PAGE_UNWRITTEN,
+		SHMEM_ZERO_PAGE_RESIDENT,			/* read-faulted */
+		SHMEM_ZERO_PAGE_HOLE,
+		SHMEM_ZERO_PAGE_HOLE, SHMEM_ZERO_PAGE_HOLE,	/* past EOF */
+	};
+	struct shmem_zero_args a;
+	char zero[PG] = { 0 };
+	uint8_t map[16];
+	volatile char sink;
+	long long b0;
+	char *m;
+	int fd;
+
+	fd = memfd("noread", 10 * PG, 0);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, 10 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, fill_pages(fd, 2, 2, 7, NULL));
+	ASSERT_EQ((ssize_t)PG, pwrite(fd, zero, PG, 4 * PG));
+	ASSERT_EQ((ssize_t)PG, pwrite(fd, zero, PG, 5 * PG));
+	ASSERT_EQ(0, fallocate(fd, 0, 6 * PG, 2 * PG));
+	sink = m[8 * PG];
+	(void)sink;
+	b0 = blocks(fd);
+
+	memset(map, 0xEE, sizeof(map));
+	args_init(&a, fd, QUERY, &r, 1);
+	a.flags = SHMEM_ZERO_QUERY_NOREAD;
+	a.map = (uintptr_t)map;
+	a.map_len = sizeof(map);
+	ASSERT_EQ(0, sz(self->dev, &a));
+	EXPECT_EQ(1ULL, a.ranges_done);
+	EXPECT_EQ(0, memcmp(want, map, sizeof(want)));
+	for (unsigned int i = 0; i < sizeof(want); i++)
+		if (map[i] != want[i])
+			TH_LOG("page %u: %u, want %u", i, map[i], want[i]);
+	EXPECT_EQ(0xEE, map[12]);
+	EXPECT_EQ(5ULL, a.hole_pages);
+	EXPECT_EQ(0ULL, a.zero_pages);
+	EXPECT_EQ(5ULL, a.data_pages);
+	EXPECT_EQ(2ULL, a.unwritten_pages);
+	EXPECT_EQ(b0, blocks(fd));
+
+	/* Without the flag the same pages are read: 4, 5 and 8 are ZERO. */
+	ASSERT_EQ(0, sz_call(self->dev, fd, QUERY, &r, 1, map, sizeof(map), &a));
+	EXPECT_EQ(3ULL, a.zero_pages);
+	EXPECT_EQ(2ULL, a.data_pages);
+	EXPECT_EQ(SHMEM_ZERO_PAGE_ZERO, map[8]);
+	munmap(m, 10 * PG);
+	close(fd);
+}
+
 /* QUERY over 1 GiB of holes (mapped, untouched): all HOLE, nothing allocated. */
 TEST_F(sz, query_holes_1g)
 {
@@ -1875,9 +1940,21 @@ TEST_F(bad, einval_mode_flags)
 {
 	struct shmem_zero_range r = { 0, BAD_PAGES * PG };
 	const uint32_t modes[] = { 4, 5, 0x100, 0x80000000u, ~0u };
-	const uint32_t flags[] = { 1, 2, 0x100, 0x80000000u, ~0u };
+	const uint32_t flags[] = { 2, SHMEM_ZERO_QUERY_NOREAD | 2, 0x100,
+				   0x80000000u, ~0u };
 	struct shmem_zero_args a;
 
+	/* NOREAD is a QUERY flag: every other mode refuses it */
+	for (uint32_t mode = DISCARD; mode <= ZERO_IN_PLACE; mode++) {
+		if (mode == QUERY)
+			continue;
+		args_init(&a, self->fd, mode, &r, 1);
+		a.flags = SHMEM_ZERO_QUERY_NOREAD;
+		args_poison_out(&a);
+		EXPECT_EQ(EINVAL, sz(self->dev, &a)) TH_LOG("NOREAD, mode %u", mode);
+		ASSERT_OUT_ZERO(a);
+		ASSERT_INTACT();
+	}
 	for (unsigned int i = 0; i < 5; i++) {
 		args_init(&a, self->fd, modes[i], &r, 1);
 		args_poison_out(&a);

@@ -42,6 +42,7 @@ static void count(struct sz_counts *c, int class, uint64_t n)
 		c->zero += n;
 		break;
 	case SZ_PAGE_DATA:
+	case SZ_PAGE_RESIDENT:
 		c->data += n;
 		break;
 	case SZ_PAGE_SWAP:
@@ -98,6 +99,7 @@ static int read_run(struct sz_handle *h, uint64_t off, size_t i, size_t j,
 static int query_window_seek(struct sz_handle *h, uint64_t off, size_t npages,
 			     uint8_t *map, unsigned char *buf)
 {
+	bool noread = h->flags & SZ_OPEN_QUERY_NOREAD;
 	size_t i = 0, j, p;
 	int ret;
 
@@ -112,6 +114,10 @@ static int query_window_seek(struct sz_handle *h, uint64_t off, size_t npages,
 			map[i] = SZ_PAGE_HOLE;
 		if (i == npages)
 			break;
+		if (noread) {	/* one page, and SEEK_DATA for the next */
+			map[i++] = SZ_PAGE_RESIDENT;
+			continue;
+		}
 		j = i + 64 < npages ? i + 64 : npages;
 		ret = read_run(h, off, i, j, buf);
 		if (ret)
@@ -173,7 +179,9 @@ static int query_window(struct sz_handle *h, uint64_t off, size_t npages,
 		/* Resident: read the run (no fault, no allocation) and look. */
 		while (j < npages && (vec[j] & 1) && j - i < 64)
 			j++;
-		{
+		if (h->flags & SZ_OPEN_QUERY_NOREAD) {
+			memset(map + i, SZ_PAGE_RESIDENT, j - i);
+		} else {
 			size_t p;
 
 			ret = read_run(h, off, i, j, buf);
@@ -220,14 +228,14 @@ out:
 	return ret;
 }
 
-static int range_call(struct sz_handle *h, unsigned int mode, uint64_t off,
-		      uint64_t len, uint8_t *map, uint64_t map_len,
-		      struct shmem_zero_args *a)
+static int range_call(struct sz_handle *h, unsigned int mode,
+		      unsigned int flags, uint64_t off, uint64_t len,
+		      uint8_t *map, uint64_t map_len, struct shmem_zero_args *a)
 {
 	struct shmem_zero_range r = { .offset = off, .length = len };
 
 	*a = (struct shmem_zero_args) {
-		.size = sizeof(*a), .fd = h->fd, .mode = mode,
+		.size = sizeof(*a), .fd = h->fd, .mode = mode, .flags = flags,
 		.ranges = (uintptr_t)&r, .nr_ranges = 1,
 		.map = (uintptr_t)map, .map_len = map ? map_len : 0,
 	};
@@ -266,11 +274,13 @@ SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
 		return ret;
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
-	if (h->path == SZ_PATH_IOCTL) {
+	if (h->path == SZ_PATH_IOCTL && (h->query_noread ||
+					 !(h->flags & SZ_OPEN_QUERY_NOREAD))) {
 		struct shmem_zero_args a;
 
-		ret = range_call(h, SHMEM_ZERO_MODE_QUERY, h->base + offset,
-				 length, map, pages, &a);
+		ret = range_call(h, SHMEM_ZERO_MODE_QUERY,
+				 h->query_noread ? SHMEM_ZERO_QUERY_NOREAD : 0,
+				 h->base + offset, length, map, pages, &a);
 		if (!ret || !sz__refused(-ret) || a.bytes_done) {
 			counts_from_args(counts, &a);
 			return ret;
@@ -313,8 +323,8 @@ SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
 		memset(counts, 0, sizeof(*counts));
 	if (h->path != SZ_PATH_IOCTL)
 		return -EOPNOTSUPP;
-	ret = range_call(h, SHMEM_ZERO_MODE_RECLAIM, h->base + offset, length,
-			 NULL, 0, &a);
+	ret = range_call(h, SHMEM_ZERO_MODE_RECLAIM, 0, h->base + offset,
+			 length, NULL, 0, &a);
 	counts_from_args(counts, &a);
 	return ret;
 }

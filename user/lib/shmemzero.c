@@ -511,10 +511,11 @@ SZ_EXPORT int sz_flush(struct sz_handle *h)
 /* ---- handles ----------------------------------------------------------- */
 
 /* An empty vector: tells whether the module takes this fd in this mode. */
-static int probe(struct sz_handle *h)
+/* An empty call of the handle's mode, or of mode with flags. */
+static int probe(struct sz_handle *h, unsigned int mode, unsigned int flags)
 {
 	struct shmem_zero_args a = {
-		.size = sizeof(a), .fd = h->fd, .mode = h->mode,
+		.size = sizeof(a), .fd = h->fd, .mode = mode, .flags = flags,
 	};
 	int ret;
 
@@ -564,7 +565,8 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 		      uint64_t length, unsigned int flags, unsigned int batch)
 {
 	const unsigned int known = SZ_OPEN_FALLBACK | SZ_OPEN_NO_FALLBACK |
-				   SZ_OPEN_ZERO_IN_PLACE | SZ_OPEN_READONLY;
+				   SZ_OPEN_ZERO_IN_PLACE | SZ_OPEN_READONLY |
+				   SZ_OPEN_QUERY_NOREAD;
 	bool readonly = flags & SZ_OPEN_READONLY;
 	long page = sysconf(_SC_PAGESIZE);
 	struct sz_handle *h;
@@ -600,7 +602,7 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 	if (!(flags & SZ_OPEN_FALLBACK)) {
 		h->dev = open(SHMEM_ZERO_DEVICE, O_RDWR | O_CLOEXEC);
 		h->st.syscalls++;
-		ret = h->dev < 0 ? -errno : probe(h);
+		ret = h->dev < 0 ? -errno : probe(h, h->mode, 0);
 		/* EINVAL on an empty vector: a module without this mode. */
 		if (ret == 0)
 			h->path = SZ_PATH_IOCTL;
@@ -611,6 +613,10 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 		else
 			use_fallback(h);
 	}
+	/* EINVAL: a module before the flag; sz_query() goes user space */
+	if (h->path == SZ_PATH_IOCTL && (flags & SZ_OPEN_QUERY_NOREAD))
+		h->query_noread = !probe(h, SHMEM_ZERO_MODE_QUERY,
+					 SHMEM_ZERO_QUERY_NOREAD);
 	*hp = h;
 	return 0;
 fail:

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define SZ_VERSION_MAJOR	0
-#define SZ_VERSION_MINOR	1
+#define SZ_VERSION_MINOR	2
 
 struct sz_handle;
 
@@ -39,6 +39,8 @@ struct sz_handle;
 #define SZ_OPEN_ZERO_IN_PLACE	(1u << 2)	/* clear in place, keep memory */
 #define SZ_OPEN_READONLY	(1u << 3)	/* sz_query() only; fd may be
 						 * read-only or sealed */
+#define SZ_OPEN_QUERY_NOREAD	(1u << 4)	/* sz_query() reads no page:
+						 * SZ_PAGE_RESIDENT (0.2) */
 
 /* sz_path() */
 enum sz_path {
@@ -53,6 +55,8 @@ enum sz_page_class {
 	SZ_PAGE_DATA		= 2,	/* resident, some byte non-zero */
 	SZ_PAGE_SWAP		= 3,	/* swapped out, not read */
 	SZ_PAGE_UNWRITTEN	= 4,	/* fallocated, reads as zero */
+	SZ_PAGE_RESIDENT	= 5,	/* SZ_OPEN_QUERY_NOREAD: allocated,
+					 * not read (counted as data) */
 };
 
 /* Page counts of sz_query() and sz_reclaim(). */
@@ -111,6 +115,12 @@ int sz_flush(struct sz_handle *h);
  * (one byte per page, or NULL) and counts (or NULL).  Pending runs in the
  * range are applied first.  Fallback: holes by SEEK_DATA, residency by
  * mincore(), content by pread(); fallocated pages read as holes there.
+ * With SZ_OPEN_QUERY_NOREAD no page is read, on either path: every
+ * allocated page that is not known to read as zero (a hole, or fallocated
+ * on the module path) or swapped is SZ_PAGE_RESIDENT, for callers that
+ * read the pages they need anyway; its cost is a walk of the page cache
+ * (SEEK_DATA and mincore() without the module, or with a module before
+ * the flag).
  */
 int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
 	     uint8_t *map, struct sz_counts *counts);

@@ -54,7 +54,7 @@ prefix=$tmp/prefix
 log=$(make -s -C user/lib install PREFIX="$prefix" 2>&1)
 result $? "install: make -C user/lib install PREFIX=..." "$log"
 missing=
-for f in include/shmemzero.h lib/libshmemzero.so.0.1.0 lib/libshmemzero.so.0 \
+for f in include/shmemzero.h lib/libshmemzero.so.0.2.0 lib/libshmemzero.so.0 \
 	 lib/libshmemzero.so lib/libshmemzero.a lib/pkgconfig/shmemzero.pc \
 	 share/man/man3/libshmemzero.3 share/man/man3/sz_open.3 \
 	 share/man/man3/sz_add_zero.3 share/man/man3/sz_query.3 \

@@ -541,8 +541,12 @@ static bool t_random(const struct path *p)
 	return good;
 }
 
-/* A memfd with every page class; the classes the path can see. */
-static bool t_query(const struct path *p)
+/*
+ * A memfd with every page class; the classes the path can see.  noread:
+ * SZ_OPEN_QUERY_NOREAD, where zero and data pages are both RESIDENT (that
+ * page 1, all zero, is not ZERO shows it was not read).
+ */
+static bool query_classes(const struct path *p, bool noread)
 {
 	const size_t n = 12;
 	int fd = new_memfd(n, -1);
@@ -569,7 +573,10 @@ static bool t_query(const struct path *p)
 	/* mincore() and SEEK_DATA see a fallocated page as a hole. */
 	if (p != &module)
 		want[4] = SZ_PAGE_HOLE;
-	h = open_h(p, fd, 0, n * pg, 0, 0);
+	for (i = 0; noread && i < n; i++)
+		if (want[i] == SZ_PAGE_ZERO || want[i] == SZ_PAGE_DATA)
+			want[i] = SZ_PAGE_RESIDENT;
+	h = open_h(p, fd, 0, n * pg, noread ? SZ_OPEN_QUERY_NOREAD : 0, 0);
 	CHECK(h, "open");
 	/* page 9 is data, but a pending zero for it is applied first */
 	CHECK(!sz_add_zero(h, 9 * pg, pg), "pending zero on 9");
@@ -584,7 +591,7 @@ static bool t_query(const struct path *p)
 	for (i = 0; i < n; i++) {
 		w.hole += want[i] == SZ_PAGE_HOLE;
 		w.zero += want[i] == SZ_PAGE_ZERO;
-		w.data += want[i] == SZ_PAGE_DATA;
+		w.data += want[i] == SZ_PAGE_DATA || want[i] == SZ_PAGE_RESIDENT;
 		w.unwritten += want[i] == SZ_PAGE_UNWRITTEN;
 	}
 	CHECK(c.hole == w.hole && c.zero == w.zero && c.data == w.data &&
@@ -599,6 +606,16 @@ static bool t_query(const struct path *p)
 	close(fd);
 	free(buf);
 	return true;
+}
+
+static bool t_query(const struct path *p)
+{
+	return query_classes(p, false);
+}
+
+static bool t_query_noread(const struct path *p)
+{
+	return query_classes(p, true);
 }
 
 /* Querying a fully resident file page by page costs O(1) syscalls each. */
@@ -889,6 +906,8 @@ int main(int argc, char **argv)
 		  t_hazard_without_before_write, false },
 		{ "random operations match a byte model", t_random, false },
 		{ "query map of every page class", t_query, false },
+		{ "query without reading (SZ_OPEN_QUERY_NOREAD)", t_query_noread,
+		  false },
 		{ "query of a resident file costs O(1) syscalls per call",
 		  t_query_resident_cost, false },
 		{ "zero-in-place mode keeps memory", t_zero_in_place, false },

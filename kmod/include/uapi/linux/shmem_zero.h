@@ -92,7 +92,22 @@ enum shmem_zero_page {
 						 * only to the owner or a writer
 						 */
 	SHMEM_ZERO_PAGE_UNWRITTEN	= 4,	/* fallocated, reads as zero */
+	SHMEM_ZERO_PAGE_RESIDENT	= 5,	/* resident, not read
+						 * (SHMEM_ZERO_QUERY_NOREAD)
+						 */
 };
+
+/*
+ * Flags (struct shmem_zero_args.flags).
+ *
+ * SHMEM_ZERO_QUERY_NOREAD, QUERY only: resident pages are not read.  Each
+ * is RESIDENT in the map and counted in data_pages whatever it holds;
+ * holes, fallocated and swapped-out pages are told as without the flag.
+ * The call then costs a walk of the page cache, not a read of every
+ * resident page: for a caller that reads the pages it needs anyway (a
+ * migration source reads every page it sends).
+ */
+#define SHMEM_ZERO_QUERY_NOREAD		(1U << 0)
 
 /* One byte range of the file; offset and length page aligned, length > 0. */
 struct shmem_zero_range {
@@ -122,7 +137,7 @@ struct shmem_zero_args {
 	__u32 size;		/* in: sizeof(struct shmem_zero_args) */
 	__s32 fd;		/* in: the tmpfs file */
 	__u32 mode;		/* in: enum shmem_zero_mode */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: SHMEM_ZERO_QUERY_NOREAD or 0 */
 	__u64 ranges;		/* in: user pointer to struct shmem_zero_range[] */
 	__u64 nr_ranges;	/* in: at most SHMEM_ZERO_MAX_RANGES */
 	__u64 map;		/* in: QUERY: user pointer to __u8[map_len], or 0 */
@@ -135,8 +150,9 @@ struct shmem_zero_args {
 				 * ZERO_IN_PLACE: already zero, untouched
 				 */
 	__u64 data_pages;	/* out: QUERY, RECLAIM: resident, not all zero
-				 * (QUERY: and swapped, when not shown SWAP),
-				 * or hwpoisoned; ZERO_IN_PLACE: hwpoisoned,
+				 * (QUERY: and swapped, when not shown SWAP;
+				 * with SHMEM_ZERO_QUERY_NOREAD every resident
+				 * page), or hwpoisoned; ZERO_IN_PLACE: hwpoisoned,
 				 * not cleared
 				 */
 	__u64 unwritten_pages;	/* out: fallocated, not written (reads zero;
