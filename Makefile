@@ -4,10 +4,11 @@
 # make check      every test: static checks, then the kselftests in a VM
 # make demo       stock vs patched live migration of a 1 GiB memfd guest, in a VM
 # make bench      every benchmark side by side in one VM, report in Documentation/bench/
+# make bench-migrate  stock vs patched migrations, time/downtime/CPU/memory (part of bench)
 # make symcheck   every undefined symbol of the .ko is exported by KDIR
 # make checkpatch checkpatch.pl --strict over the kernel sources
 # make dkms-src   copy the module sources to /usr/src for dkms add
-# make user       libshmemzero, sz-replay, shmemzero(8) and their tests
+# make user       libshmemzero, sz-replay, shmemzero(8), their tests, the writer guest
 # make qemu-check    QEMU 7.2 and 10.0 + their series (cached), real migrations in a VM
 # make fresh-check   make demo and make check in a clean Debian 12 root (mmdebstrap), timed
 
@@ -63,6 +64,7 @@ clean:
 	$(MAKE) -C user/replay clean
 	$(MAKE) -C user/tests clean
 	$(MAKE) -C user/tool clean
+	$(MAKE) -C user/qemu/tests/guest clean
 	rm -rf $(BUILD)
 
 symcheck: module
@@ -131,18 +133,39 @@ bench: deps module user
 		"$$(tail -n1 $(BUILD)/qemu-path)" $(BENCH_REPEATS)
 	user/bench/report.py $(BUILD)/bench $(BENCH_OUT) --command "make bench" \
 		--wall $$(($$(date +%s) - $(BENCH_T0)))
+	$(MAKE) bench-migrate
+
+# What a migration costs end to end (issue 15): an almost empty 4 GiB
+# guest, a populated 1 GiB one and the running writer guest, each migrated
+# by stock and patched QEMU 10.0 (precopy, multifd, module and fallback);
+# total time, downtime, CPU of each QEMU, memory, bytes, wrong pages, and
+# the goals met or missed, in $(BENCH_OUT)/migration-cost.md.
+bench-migrate: deps module user
+	user/qemu/build.sh 10.0 >/dev/null
+	rm -rf $(BUILD)/bench-migrate
+	scripts/vm-run --mem 12288 --timeout 1800 --out $(BUILD)/bench-migrate -- \
+		sh -c 'user/bench/migrate_cost.py --target 10.0 \
+		--stock "$$(readlink -f build/qemu/10.0/qemu-system-x86_64-stock)" \
+		--patched "$$(readlink -f build/qemu/10.0/qemu-system-x86_64)" \
+		--json "$$SZ_OUT/cost.json"'
+	{ echo "# Migration cost, end to end"; echo; \
+	  echo "From \`make bench-migrate\` (user/bench/migrate_cost.py, in a VM under TCG on"; \
+	  echo "2 cores; one run each; the guests are described in the script)."; echo; \
+	  user/bench/migrate_cost.py --markdown $(BUILD)/bench-migrate/cost.json; } \
+		>$(BENCH_OUT)/migration-cost.md
 
 user:
 	$(MAKE) -C user/tests all
 	$(MAKE) -C user/tool
+	$(MAKE) -C user/qemu/tests/guest
 
 # QEMU 7.2 and 10.0 with the libshmemzero series (cached by what goes into
 # each binary), then stock/patched migrations of a 1 GiB memfd guest, one VM
 # per target.
 qemu-check: deps module user
 	for t in 7.2 10.0; do user/qemu/build.sh $$t || exit 1; \
-		scripts/vm-run --mem 6144 --timeout 1200 -- \
+		scripts/vm-run --mem 6144 --timeout 1800 -- \
 			user/qemu/tests/migrate.sh $$t || exit 1; done
 
 .PHONY: all module kvers dkms-src clean symcheck checkpatch deps check fresh-check demo \
-	demo-stream bench user qemu-check
+	demo-stream bench bench-migrate user qemu-check

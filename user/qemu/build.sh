@@ -13,13 +13,13 @@
 #   10.0  upstream 10.0.2 as bookworm-backports ships it
 #         (qemu_10.0.2+ds.orig.tar.xz), built twice in one tree: stock, then
 #         patched, with meson and pycotap from bookworm-backports unpacked
-#         next to the build (the system's meson stays Debian 12's), no TCG
-#         (the tests run -accel qtest) and no edk2 blobs (the +ds tarball
-#         has none).
+#         next to the build (the system's meson stays Debian 12's), with
+#         TCG (the running-guest cases: the VM has no KVM) and no edk2
+#         blobs (the +ds tarball has none).
 #
 # Only what user/qemu/tests/migrate.py uses is built: the pc machine with
 # the devices it creates under -nodefaults, the generic loader, memfd/file
-# memory backends, qtest (and TCG for 7.2); no optional feature
+# memory backends, qtest and TCG; no optional feature
 # (--without-default-features), no docs, tools, guest agent, plugins,
 # modules or debug info.
 #
@@ -107,8 +107,9 @@ else
 	tarball=qemu_10.0.2+ds.orig.tar.xz
 	tarball_sha256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
 	src_id_of() { echo "$tarball $tarball_sha256"; }
-	# KVM only because configure wants an accelerator besides qtest.
-	flags=("${common_flags[@]}" --python=/usr/bin/python3 --disable-tcg
+	# TCG for the running guests of the tests (the VM has no KVM); KVM
+	# as on a host.
+	flags=("${common_flags[@]}" --python=/usr/bin/python3 --enable-tcg
 	       --enable-kvm --disable-rust --disable-xen)
 	builds=(stock patched)
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Real migrations of a paused 1 GiB memfd guest, stock and patched QEMU (in the VM).
+"""Real migrations of memfd guests, stock and patched QEMU (in the VM).
 
 Each case starts a destination (-incoming defer) and a source whose memfd
 holds 8 MiB of data written by -device loader, both with -accel qtest (the
@@ -15,6 +15,10 @@ figures.  A case that checks a peer's bug (stock QEMU ballooning the memory,
 stock multifd leaving stale pages) ends its "ok" line with
 " # expected: REASON".  --demo runs only stock -> stock and
 patched -> patched and prints a table for a newcomer.
+
+The "running guest" cases (case_live) migrate a guest that writes while it
+migrates instead: guest/writer.S, 256 MiB, under TCG, checked page by page
+against its own pattern on both sides of the migration.
 """
 import argparse
 import fcntl
@@ -155,17 +159,19 @@ def compare(a, b, stale_byte=None):
     return wrong, stale, nonzero
 
 
-def start(binary, name, extra, qtest, machine="pc"):
+def start(binary, name, extra, qtest, machine="pc", mem="1G", paused=True):
     """QEMU with TCG, or with the qtest accelerator and a qtest socket.
 
-    Debian's 7.2 build has no qtest accelerator, the 10.0 builds no TCG:
-    7.2 cases use TCG unless they need qtest (patched builds have both).
+    Debian's 7.2 build has no qtest accelerator: 7.2 cases use TCG unless
+    they need qtest (the patched builds have both).  paused: -S (a running
+    guest's source is started without it).
     """
     sock = "%s/%s.qmp" % (RUN, name)
     qsock = "%s/%s.qtest" % (RUN, name)
-    cmd = [binary, "-S", "-nodefaults", "-display", "none",
+    cmd = [binary] + (["-S"] if paused else []) + [
+           "-nodefaults", "-display", "none",
            "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
-           "-machine", machine + ",memory-backend=mem", "-m", "1G",
+           "-machine", machine + ",memory-backend=mem", "-m", mem,
            "-qmp", "unix:%s,server=on,wait=off" % sock] + extra
     if qtest:
         if os.path.exists(qsock):
@@ -303,14 +309,18 @@ def source_args():
 
 def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
          check=None, expect_equal=True, peer_bug=None, params=None,
-         machine="pc"):
+         machine="pc", dst_mem=None, dst_extra=()):
     """One migration; peer_bug: the stock bug the case reproduces (its check
     asserts it), reported as "# expected: PEER_BUG" on the ok line; params:
     more migration parameters for both sides; machine: both sides' machine
-    type (a versioned one for a migration between QEMU versions)."""
+    type (a versioned one for a migration between QEMU versions); dst_mem:
+    the destination's memory-backend-memfd options instead of MEMFD's;
+    dst_extra: more destination arguments."""
     kib = lambda b: b // 1024
     if stale:
         dst_mem, hint = stale_file(), STALE_PATH
+    elif dst_mem:
+        dst_mem, hint = ["-object", "memory-backend-memfd," + dst_mem], "memfd:"
     else:
         dst_mem, hint = MEMFD, "memfd:"
     r = {"case": name, "target": target, "src_bin": src_bin, "dst_bin": dst_bin,
@@ -320,8 +330,8 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
     procs = []
     try:
         qtest = rounds or target != "7.2"
-        dp, dq, _ = start(dst_bin, "dst", dst_mem + ["-incoming", "defer"],
-                          qtest, machine)
+        dp, dq, _ = start(dst_bin, "dst", dst_mem + list(dst_extra) +
+                          ["-incoming", "defer"], qtest, machine)
         procs.append((dp, dq))
         sp, sq, sqt = start(src_bin, "src", source_args(), qtest, machine)
         procs.append((sp, sq))
@@ -460,6 +470,212 @@ def case_queue_fails(name, src_bin, dst_bin):
     return r
 
 
+# The running guest: user/qemu/tests/guest/writer.S (its comment has the
+# pattern and the state page), 256 MiB of memfd RAM.
+WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest",
+                      "writer.bin")
+LIVE_GUEST = 256 << 20
+STATE, MAGIC = 1 << 20, 0x52575a53
+
+
+def writer_state(path):
+    """The writer's state page: dict(first, pages, step, errors, bad...)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        v = struct.unpack("<10I", os.pread(fd, 40, STATE))
+    finally:
+        os.close(fd)
+    if v[0] != MAGIC:
+        return None
+    return dict(zip(("first", "pages", "step", "errors", "bad_page", "bad_gen",
+                     "bad_dword0", "bad_dword1"), v[2:]))
+
+
+def writer_content(p, g):
+    """Page p at generation g (writer.S): None for a zero page, else the
+    dwords 0, 1 and 1023."""
+    c = p & 7
+    if g == 0 or c in (0, 7):
+        return None
+    if c == 6:
+        g = 1
+    if c in (4, 5):
+        h = ((p * 0x9e3779b1) ^ (g * 0x85ebca77)) & 0xffffffff
+        if not (h >> 16) & 1:
+            return None
+    return (p, g, p ^ g ^ 0xa5a5a5a5)
+
+
+def writer_check(path, st):
+    """(bad pages, first bad page or None): every page of the writer's
+    range against its generation in st (the page being written when the
+    vCPU stopped is skipped).  Read with pread: holes are not allocated."""
+    n, first, step = st["pages"], st["first"], st["step"]
+    g, cur = step // n + 1, step % n
+    zero = bytes(PAGE)
+    bad, where = 0, None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunk = 256
+        for i0 in range(0, n, chunk):
+            buf = os.pread(fd, chunk * PAGE, (first + i0) * PAGE)
+            for j in range(min(chunk, n - i0)):
+                i = i0 + j
+                if i == cur:
+                    continue
+                want = writer_content(first + i, g if i < cur else g - 1)
+                page = buf[j * PAGE:(j + 1) * PAGE]
+                if want is None:
+                    ok = page == zero
+                else:
+                    ok = (struct.unpack_from("<2I", page) == want[:2] and
+                          struct.unpack_from("<I", page, PAGE - 4)[0] == want[2]
+                          and not page[8:PAGE - 4].strip(b"\0"))
+                if not ok:
+                    bad += 1
+                    where = where if where is not None else first + i
+    finally:
+        os.close(fd)
+    return bad, where
+
+
+def wait_state(path, cond, what, timeout=120):
+    t0 = time.time()
+    while True:
+        st = writer_state(path)
+        if st and cond(st):
+            return st
+        if time.time() - t0 > timeout:
+            raise RuntimeError("writer: no %s after %d s (state %s)" % (
+                what, timeout, st))
+        time.sleep(0.1)
+
+
+def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
+              machine="pc", check=None, peer_bug=None):
+    """A running guest (writer.S) migrated live: several bandwidth-limited
+    rounds while it writes, then a converging one.  The destination stays
+    paused at the end (-S): both files are compared, and every page is
+    checked against the guest's pattern; then the destination runs a full
+    pass, in which the guest checks every page it rewrites."""
+    kib = lambda b: b // 1024
+    mem = ["-object", "memory-backend-memfd,id=mem,size=%d,share=on" % LIVE_GUEST,
+           "-bios", WRITER, "-accel", "tcg"]
+    r = {"case": name, "target": target, "src_bin": src_bin, "dst_bin": dst_bin,
+         "multifd": multifd, "live": True, "status": "not run"}
+    if multifd:
+        r["channels"] = channels
+    if params:
+        r.update(params)
+    if peer_bug:
+        r["peer_bug"] = peer_bug
+    procs = []
+    uri = "unix:%s/mig.sock" % RUN
+    try:
+        if not os.path.exists(WRITER):
+            raise RuntimeError("%s missing (make user)" % WRITER)
+        dp, dq, _ = start(dst_bin, "dst", mem + ["-incoming", "defer"], False,
+                          machine, mem="256M")
+        procs.append((dp, dq))
+        sp, sq, _ = start(src_bin, "src", mem, False, machine, mem="256M",
+                          paused=False)
+        procs.append((sp, sq))
+        sfile, dfile = ram_fd(sp.pid, "memfd:"), ram_fd(dp.pid, "memfd:")
+        # the first pass over: every class of page exists
+        st = wait_state(sfile, lambda st: st["step"] >= st["pages"],
+                        "second pass")
+        n = st["pages"]
+        for q in (sq, dq):
+            if params:
+                q.cmd("migrate-set-parameters", **params)
+            if multifd:
+                q.cmd("migrate-set-capabilities", capabilities=[
+                    {"capability": "multifd", "state": True}])
+                q.cmd("migrate-set-parameters", **{"multifd-channels": channels})
+        # rounds that cannot converge while the guest writes: 64 MiB/s and
+        # a 1 ms downtime; after three bitmap syncs, a downtime it meets
+        sq.cmd("migrate-set-parameters", **{"max-bandwidth": 64 << 20,
+                                           "downtime-limit": 1})
+        r["src_before_kib"] = rss_shmem(sp.pid)
+        r["dst_before_kib"] = rss_shmem(dp.pid)
+        r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
+        dq.cmd("migrate-incoming", uri=uri)
+        step0 = writer_state(sfile)["step"]
+        t0 = time.time()
+        sq.cmd("migrate", uri=uri)
+        converging = False
+        while True:
+            m = sq.cmd("query-migrate")
+            status = m.get("status")
+            syncs = m.get("ram", {}).get("dirty-sync-count", 0)
+            if status in ("completed", "failed", "cancelled"):
+                break
+            if not converging and syncs >= 3:
+                sq.cmd("migrate-set-parameters", **{
+                    "max-bandwidth": 8 << 30, "downtime-limit": 60000})
+                converging = True
+            if time.time() - t0 > 300:
+                raise RuntimeError("still %s after 300 s" % status)
+            time.sleep(0.05)
+        r["status"] = status
+        r["dirty_syncs"] = m.get("ram", {}).get("dirty-sync-count")
+        r["downtime_ms"] = m.get("downtime")
+        while dq.cmd("query-status")["status"] == "inmigrate":
+            time.sleep(0.05)
+        r["seconds"] = round(time.time() - t0, 2)
+        if status != "completed":
+            raise RuntimeError("migration %s" % status)
+        st = writer_state(sfile)             # the source is stopped
+        r["pages_written_live"] = st["step"] - step0
+        r["src_after_kib"] = rss_shmem(sp.pid)
+        r["dst_after_kib"] = rss_shmem(dp.pid)
+        r["dst_file_after_kib"] = kib(os.stat(dfile).st_blocks * 512)
+        wrong, _, nonzero = compare(sfile, dfile)
+        r.update(equal=not wrong, wrong_pages=wrong,
+                 src_data_kib=nonzero * PAGE // 1024)
+        r["bad_pages"], r["first_bad"] = writer_check(dfile, writer_state(dfile))
+        # the guest runs on: one whole pass checks each page it rewrites
+        dq.cmd("cont")
+        end = writer_state(dfile)["step"] + n + 1
+        st = wait_state(dfile, lambda st: st["step"] >= end, "pass after cont")
+        r["guest_errors"] = st["errors"]
+        if st["errors"]:
+            r["guest_first_bad"] = dict((k, st[k]) for k in (
+                "bad_page", "bad_gen", "bad_dword0", "bad_dword1"))
+    except Exception as e:
+        r["status"] = "error: %s" % e
+    finally:
+        for p, q in reversed(procs):
+            stop(p, q)
+    results.append(r)
+    why = []
+    if r["status"] != "completed" or r.get("guest_errors") is None:
+        why.append("status %s" % r["status"])
+    else:
+        if not r["equal"]:
+            why.append("contents differ (%d pages)" % r["wrong_pages"])
+        if r["bad_pages"]:
+            why.append("%d pages off the guest's pattern (first %d)" % (
+                r["bad_pages"], r["first_bad"]))
+        if r["guest_errors"]:
+            why.append("the guest found %d bad pages (%s)" % (
+                r["guest_errors"], r["guest_first_bad"]))
+        if r["dirty_syncs"] < 3 or r["pages_written_live"] < n:
+            why.append("not live enough: %s bitmap syncs, %d pages written" % (
+                r["dirty_syncs"], r["pages_written_live"]))
+        if not why and check:
+            why += check(r)
+    r["pass"] = not why
+    if why:
+        log_tail()
+        note = " # " + "; ".join(why)
+    else:
+        note = " # expected: " + peer_bug if peer_bug else ""
+    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
+                                 note), flush=True)
+    return r
+
+
 # Expectations, in KiB
 LIMIT = 1024 * 10.24                      # 1 % of the guest
 
@@ -515,6 +731,19 @@ def several_rounds(r):
 
 def both(r):
     return small_dst(r) + small_src(r) + dst_ioctl(r) + src_ioctl(r)
+
+
+def dst_kept(r):
+    """A destination whose memory must stay populated (prealloc=on,
+    -overcommit mem-lock=on): nothing punched, everything still resident."""
+    why = []
+    if "ioctl_discard_ranges" not in r:
+        why.append("no module counters")
+    elif r["ioctl_discard_ranges"]:
+        why.append("the destination punched %d ranges" % r["ioctl_discard_ranges"])
+    if r["dst_after_kib"] < GUEST // 1024 * 0.9:
+        why.append("destination %d kB: no longer populated" % r["dst_after_kib"])
+    return why
 
 
 # The stock bugs the stock -> stock cases reproduce
@@ -591,6 +820,48 @@ def check_cases(S, P, P72=None):
                  "immutable mid-migration (fails, QMP alive)", src_bin=P,
                  dst_bin=P, fn=case_queue_fails),
         ]
+    # memory the user asked to keep populated is not punched
+    c += [
+        dict(name="patched -> patched, destination prealloc=on (kept)",
+             src_bin=P, dst_bin=P, check=lambda r: dst_kept(r) + src_ioctl(r),
+             dst_mem="id=mem,size=1G,share=on,prealloc=on"),
+        dict(name="patched -> patched, destination -overcommit mem-lock=on "
+             "(kept)", src_bin=P, dst_bin=P,
+             check=lambda r: dst_kept(r) + src_ioctl(r),
+             dst_extra=("-overcommit", "mem-lock=on")),
+    ]
+    # running guests (writer.S): precopy and multifd both ways between
+    # stock and patched; 10.0: each zero-page-detection mode, 2, 4 and 8
+    # channels, and the patched 7.2 as a source
+    live = lambda name, **k: dict(name="running guest, " + name, fn=case_live, **k)
+    c += [
+        live("stock -> stock", src_bin=S, dst_bin=S),
+        live("patched -> patched", src_bin=P, dst_bin=P, check=small_dst),
+        live("stock -> patched", src_bin=S, dst_bin=P, check=small_dst),
+        live("patched -> stock", src_bin=P, dst_bin=S),
+        live("patched -> patched, multifd", src_bin=P, dst_bin=P,
+             multifd=True, check=small_dst),
+        live("stock -> patched, multifd", src_bin=S, dst_bin=P,
+             multifd=True, check=small_dst),
+        live("patched -> stock, multifd", src_bin=P, dst_bin=S,
+             multifd=True),
+    ]
+    if target != "7.2":
+        for zpd in ("none", "legacy", "multifd"):
+            c.append(live("patched -> patched, multifd, zero-page-detection="
+                          + zpd, src_bin=P, dst_bin=P, multifd=True,
+                          params={"zero-page-detection": zpd},
+                          check=small_dst if zpd != "none" else None))
+        for n in (4, 8):
+            c.append(live("patched -> patched, multifd, %d channels" % n,
+                          src_bin=P, dst_bin=P, multifd=True, channels=n,
+                          check=small_dst))
+        for mf in (False, True):
+            c.append(live("patched 7.2 -> patched, pc-i440fx-7.2" +
+                          (", multifd" if mf else ""),
+                          src_bin=P72 or "(no 7.2 build)", dst_bin=P,
+                          multifd=mf, machine="pc-i440fx-7.2",
+                          check=small_dst))
     # the last two without the module: unload it first
     return [(None, a) for a in c] + [
         (unload, dict(name="patched -> patched, module not loaded (fallback)",
