@@ -144,13 +144,13 @@ bench-migrate: deps module user
 	user/qemu/build.sh 10.0 >/dev/null
 	rm -rf $(BUILD)/bench-migrate
 	scripts/vm-run --mem 12288 --timeout 1800 --out $(BUILD)/bench-migrate -- \
-		sh -c 'user/bench/migrate_cost.py --target 10.0 \
+		sh -c 'user/bench/migrate_cost.py --target 10.0 --repeats $(BENCH_REPEATS) \
 		--stock "$$(readlink -f build/qemu/10.0/qemu-system-x86_64-stock)" \
 		--patched "$$(readlink -f build/qemu/10.0/qemu-system-x86_64)" \
 		--json "$$SZ_OUT/cost.json"'
 	{ echo "# Migration cost, end to end"; echo; \
 	  echo "From \`make bench-migrate\` (user/bench/migrate_cost.py, in a VM under TCG on"; \
-	  echo "2 cores; one run each; the guests are described in the script)."; echo; \
+	  echo "2 cores; medians of $(BENCH_REPEATS) runs; the guests are described in the script)."; echo; \
 	  user/bench/migrate_cost.py --markdown $(BUILD)/bench-migrate/cost.json; } \
 		>$(BENCH_OUT)/migration-cost.md
 
