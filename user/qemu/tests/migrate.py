@@ -290,6 +290,21 @@ STALE_PATH = "/dev/shm/dst"
 MEMFD = ["-object", "memory-backend-memfd,id=mem,size=1G,share=on"]
 
 
+def verdict(r, why, peer_bug=None):
+    """The case's TAP line: "not ok" with the reasons (and what the QEMUs
+    printed last) if there are any, else "ok", with " # expected: PEER_BUG"
+    for a case that reproduces a stock bug."""
+    r["pass"] = not why
+    if why:
+        log_tail()
+        note = " # " + "; ".join(why)
+    else:
+        note = " # expected: " + peer_bug if peer_bug else ""
+    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target,
+                                 r["case"], note), flush=True)
+    return r
+
+
 def stale_file():
     """A destination backing file filled with 0xAA (a reused destination);
     the -object arguments for it."""
@@ -377,15 +392,7 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
             "equal" if r["equal"] else "differ", r["wrong_pages"], r["stale_pages"]))
     if not why and check:
         why += check(r)
-    r["pass"] = not why
-    if why:
-        log_tail()
-        note = " # " + "; ".join(why)
-    else:
-        note = " # expected: " + peer_bug if peer_bug else ""
-    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
-                                 note), flush=True)
-    return r
+    return verdict(r, why, peer_bug)
 
 
 FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10
@@ -460,14 +467,8 @@ def case_queue_fails(name, src_bin, dst_bin):
         why.append("destination status %s" % r["status"])
     if "shmemzero:" not in log:
         why.append("no shmemzero error in the destination's log")
-    r["pass"] = not why
     results.append(r)
-    if why:
-        log_tail()
-    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
-                                 " # " + "; ".join(why) if why else ""),
-          flush=True)
-    return r
+    return verdict(r, why)
 
 
 # The running guest: user/qemu/tests/guest/writer.S (its comment has the
@@ -665,15 +666,7 @@ def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
                 r["dirty_syncs"], r["pages_written_live"]))
         if not why and check:
             why += check(r)
-    r["pass"] = not why
-    if why:
-        log_tail()
-        note = " # " + "; ".join(why)
-    else:
-        note = " # expected: " + peer_bug if peer_bug else ""
-    print("%s - qemu%s: %s%s" % ("ok" if not why else "not ok", target, name,
-                                 note), flush=True)
-    return r
+    return verdict(r, why, peer_bug)
 
 
 # Expectations, in KiB
