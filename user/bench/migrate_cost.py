@@ -124,33 +124,20 @@ def one(guest, variant, binary, multifd, target):
         for q in (sq, dq):
             q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
             if multifd:
-                q.cmd("migrate-set-capabilities", capabilities=[
-                    {"capability": "multifd", "state": True}])
-                q.cmd("migrate-set-parameters", **{"multifd-channels": 2})
+                m.set_multifd(q)
         if live:        # several rounds while it writes, as migrate.py
-            sq.cmd("migrate-set-parameters", **{"max-bandwidth": 64 << 20,
-                                               "downtime-limit": 1})
+            sq.cmd("migrate-set-parameters", **m.LIVE_ROUNDS)
         r["src_before_kib"] = m.rss_shmem(sp.pid)
         uri = "unix:%s/mig.sock" % m.RUN
         dq.cmd("migrate-incoming", uri=uri)
         c0 = (cpu_s(sp.pid), cpu_s(dp.pid))
         peak = [0, 0]
+
+        def sample():
+            peak[0] = max(peak[0], m.rss_shmem(sp.pid))
+            peak[1] = max(peak[1], m.rss_shmem(dp.pid))
         sq.cmd("migrate", uri=uri)
-        converging = False
-        while True:
-            st = sq.cmd("query-migrate")
-            peak = [max(peak[0], m.rss_shmem(sp.pid)),
-                    max(peak[1], m.rss_shmem(dp.pid))]
-            if st.get("status") in ("completed", "failed", "cancelled"):
-                break
-            if live and not converging and \
-                    st.get("ram", {}).get("dirty-sync-count", 0) >= 3:
-                sq.cmd("migrate-set-parameters", **{
-                    "max-bandwidth": 8 << 30, "downtime-limit": 60000})
-                converging = True
-            time.sleep(0.05)
-        while dq.cmd("query-status")["status"] == "inmigrate":
-            time.sleep(0.05)
+        st = m.wait_migration(sq, dq, live, poll=sample)
         c1 = (cpu_s(sp.pid), cpu_s(dp.pid))
         r.update(status=st["status"], total_ms=st.get("total-time"),
                  downtime_ms=st.get("downtime"),

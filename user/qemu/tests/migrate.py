@@ -322,6 +322,45 @@ def source_args():
         RUN, DATA_ADDR)]
 
 
+def set_multifd(q, channels=2):
+    """multifd on one side, with its number of channels (both sides alike)."""
+    q.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": "multifd", "state": True}])
+    q.cmd("migrate-set-parameters", **{"multifd-channels": channels})
+
+
+# A running guest's migration: rounds that cannot converge while it writes
+# (64 MiB/s, 1 ms downtime), then, after three bitmap syncs, a downtime it
+# meets.
+LIVE_ROUNDS = {"max-bandwidth": 64 << 20, "downtime-limit": 1}
+LIVE_CONVERGE = {"max-bandwidth": 8 << 30, "downtime-limit": 60000}
+
+
+def wait_migration(sq, dq, live, poll=None, timeout=None):
+    """Poll a started migration until it ends, calling poll() after each
+    query-migrate; live: switch from LIVE_ROUNDS to LIVE_CONVERGE after
+    three bitmap syncs.  Returns the source's last query-migrate, once the
+    destination has left "inmigrate"."""
+    t0, converging = time.time(), False
+    while True:
+        st = sq.cmd("query-migrate")
+        if poll:
+            poll()
+        status = st.get("status")
+        if status in ("completed", "failed", "cancelled"):
+            break
+        if live and not converging and \
+                st.get("ram", {}).get("dirty-sync-count", 0) >= 3:
+            sq.cmd("migrate-set-parameters", **LIVE_CONVERGE)
+            converging = True
+        if timeout and time.time() - t0 > timeout:
+            raise RuntimeError("still %s after %d s" % (status, timeout))
+        time.sleep(0.05)
+    while dq.cmd("query-status")["status"] == "inmigrate":
+        time.sleep(0.05)
+    return st
+
+
 def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
          check=None, expect_equal=True, peer_bug=None, params=None,
          machine="pc", dst_mem=None, dst_extra=()):
@@ -355,9 +394,7 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
             if params:
                 q.cmd("migrate-set-parameters", **params)
             if multifd:
-                q.cmd("migrate-set-capabilities", capabilities=[
-                    {"capability": "multifd", "state": True}])
-                q.cmd("migrate-set-parameters", **{"multifd-channels": 2})
+                set_multifd(q)
         dfile = ram_fd(dp.pid, hint)
         r["src_before_kib"] = rss_shmem(sp.pid)
         r["dst_before_kib"] = rss_shmem(dp.pid)
@@ -428,9 +465,7 @@ def case_queue_fails(name, src_bin, dst_bin):
         sp, sq, _ = start(src_bin, "src", source_args(), True)
         procs.append((sp, sq))
         for q in (sq, dq):
-            q.cmd("migrate-set-capabilities", capabilities=[
-                {"capability": "multifd", "state": True}])
-            q.cmd("migrate-set-parameters", **{"multifd-channels": 2})
+            set_multifd(q)
         # slow: the file is made immutable while RAM is still coming
         sq.cmd("migrate-set-parameters", **{"max-bandwidth": 4 << 20})
         dq.cmd("migrate-incoming", uri=uri, **{"exit-on-error": False})
@@ -590,13 +625,8 @@ def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
             if params:
                 q.cmd("migrate-set-parameters", **params)
             if multifd:
-                q.cmd("migrate-set-capabilities", capabilities=[
-                    {"capability": "multifd", "state": True}])
-                q.cmd("migrate-set-parameters", **{"multifd-channels": channels})
-        # rounds that cannot converge while the guest writes: 64 MiB/s and
-        # a 1 ms downtime; after three bitmap syncs, a downtime it meets
-        sq.cmd("migrate-set-parameters", **{"max-bandwidth": 64 << 20,
-                                           "downtime-limit": 1})
+                set_multifd(q, channels)
+        sq.cmd("migrate-set-parameters", **LIVE_ROUNDS)
         r["src_before_kib"] = rss_shmem(sp.pid)
         r["dst_before_kib"] = rss_shmem(dp.pid)
         r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
@@ -604,25 +634,11 @@ def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
         step0 = writer_state(sfile)["step"]
         t0 = time.time()
         sq.cmd("migrate", uri=uri)
-        converging = False
-        while True:
-            m = sq.cmd("query-migrate")
-            status = m.get("status")
-            syncs = m.get("ram", {}).get("dirty-sync-count", 0)
-            if status in ("completed", "failed", "cancelled"):
-                break
-            if not converging and syncs >= 3:
-                sq.cmd("migrate-set-parameters", **{
-                    "max-bandwidth": 8 << 30, "downtime-limit": 60000})
-                converging = True
-            if time.time() - t0 > 300:
-                raise RuntimeError("still %s after 300 s" % status)
-            time.sleep(0.05)
+        m = wait_migration(sq, dq, True, timeout=300)
+        status = m.get("status")
         r["status"] = status
         r["dirty_syncs"] = m.get("ram", {}).get("dirty-sync-count")
         r["downtime_ms"] = m.get("downtime")
-        while dq.cmd("query-status")["status"] == "inmigrate":
-            time.sleep(0.05)
         r["seconds"] = round(time.time() - t0, 2)
         if status != "completed":
             raise RuntimeError("migration %s" % status)
