@@ -19,7 +19,8 @@
 #
 # Only what user/qemu/tests/migrate.py uses is built: the pc machine with
 # the devices it creates under -nodefaults, the generic loader, memfd/file
-# memory backends, qtest and TCG; no optional feature
+# memory backends, qtest and TCG, and for 10.0 virtio-mem-pci, the q35
+# machine and QEMU's migration-test (patch 5's tests); no optional feature
 # (--without-default-features), no docs, tools, guest agent, plugins,
 # modules or debug info.
 #
@@ -80,6 +81,11 @@ CONFIG_VMPORT=y
 CONFIG_VMMOUSE=y
 CONFIG_GENERIC_LOADER=y'
 devices=shmemzero-tests
+# 10.0 also has virtio-mem-pci (migrate.py's virtio-mem case) and the q35
+# machine QEMU's migration-test boots (its x86 guest is an AHCI disk).
+devices_mak_10_0='CONFIG_VIRTIO_PCI=y
+CONFIG_VIRTIO_MEM=y
+CONFIG_Q35=y'
 
 common_flags=(--cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
 	--target-list=x86_64-softmmu
@@ -121,11 +127,18 @@ set_keys() {
 }
 key_of() { if [[ $1 == stock ]]; then echo "stock-$stock_key"; else echo "$patched_key"; fi; }
 bin_name() { if [[ $1 == stock ]]; then echo qemu-system-x86_64-stock; else echo qemu-system-x86_64; fi; }
+# What else a build leaves in its cache directory: 10.0's patched build,
+# QEMU's migration-test with the series' tests (tests/qtest/migration/),
+# build/qemu/10.0/migration-test.
+extras_of() { [[ $target == 10.0 && $1 == patched ]] && echo tests/qtest/migration-test || true; }
 
 link_all() {
 	mkdir -p "$work"
 	for b in "${builds[@]}"; do
 		ln -sfn "$cache/$(key_of "$b")/qemu-system-x86_64" "$work/$(bin_name "$b")"
+		for x in $(extras_of "$b"); do
+			ln -sfn "$cache/$(key_of "$b")/${x##*/}" "$work/${x##*/}"
+		done
 		touch "$cache/$(key_of "$b")"	# most recently used, for prune
 	done
 }
@@ -133,7 +146,9 @@ link_all() {
 cached_or_todo() {
 	todo=()
 	for b in "${builds[@]}"; do
-		[[ -x $cache/$(key_of "$b")/qemu-system-x86_64 ]] || todo+=("$b")
+		for x in qemu-system-x86_64 $(extras_of "$b"); do
+			[[ -x $cache/$(key_of "$b")/${x##*/} ]] || { todo+=("$b"); break; }
+		done
 	done
 	((${#todo[@]})) && return
 	link_all
@@ -295,6 +310,9 @@ rm -rf "$tree"
 # The device list (configure --with-devices-x86_64=NAME reads
 # configs/devices/x86_64-softmmu/NAME.mak; untracked, git am ignores it).
 printf '%s\n' "$devices_mak" >"$tree/configs/devices/x86_64-softmmu/$devices.mak"
+if [[ $target == 10.0 ]]; then
+	printf '%s\n' "$devices_mak_10_0" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
+fi
 mkdir -p "$tree/build"
 for b in "${todo[@]}"; do
 	extra=()
@@ -308,15 +326,18 @@ for b in "${todo[@]}"; do
 		>"$tree/build/configure-$b.log" 2>&1 || {
 		tail -n 30 "$tree/build/configure-$b.log" >&2
 		log "configure failed ($tree/build/configure-$b.log)"; exit 1; }
-	log "ninja qemu-system-x86_64 ($b, ccache)"
+	log "ninja qemu-system-x86_64 $(extras_of "$b") ($b, ccache)"
 	ninja -C "$tree/build" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 \
+		$(extras_of "$b") \
 		>"$tree/build/ninja-$b.log" 2>&1 || {
 		grep -E 'error|Error' "$tree/build/ninja-$b.log" | head -n 20 >&2
 		log "build failed ($tree/build/ninja-$b.log)"; exit 1; }
 	dst=$cache/$(key_of "$b")
 	mkdir -p "$dst"
-	cp "$tree/build/qemu-system-x86_64" "$dst/qemu-system-x86_64.tmp"
-	mv "$dst/qemu-system-x86_64.tmp" "$dst/qemu-system-x86_64"
+	for x in $(extras_of "$b") qemu-system-x86_64; do	# the binary last
+		cp "$tree/build/$x" "$dst/${x##*/}.tmp"
+		mv "$dst/${x##*/}.tmp" "$dst/${x##*/}"
+	done
 	{ echo "source $src_id"; echo "build $b"
 	  [[ $b == patched ]] && printf 'patch %s\n' "${patches[@]##*/}"
 	  echo "configure ${flags[*]} ${extra[*]}"

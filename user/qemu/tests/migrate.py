@@ -24,6 +24,8 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -95,6 +97,13 @@ class QTest:
 
     def fill(self, addr, pages, byte):
         self.cmd("memset 0x%x 0x%x 0x%02x" % (addr, pages * PAGE, byte))
+
+
+def cpu_s(pid):
+    """utime + stime of a process so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_shmem(pid):
@@ -268,6 +277,8 @@ def migrate(sq, dq, sqt, r, rounds):
             break
         time.sleep(0.02)
     r["status"] = status
+    r["total_ms"], r["downtime_ms"] = st.get("total-time"), st.get("downtime")
+    r["bytes"] = st.get("ram", {}).get("transferred")
     r["zero_pages"] = st.get("ram", {}).get("duplicate")
     r["dirty_syncs"] = st.get("ram", {}).get("dirty-sync-count")
     if rounds:
@@ -400,8 +411,12 @@ def case(name, src_bin, dst_bin, stale=False, multifd=False, rounds=False,
         r["dst_before_kib"] = rss_shmem(dp.pid)
         r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
         c0 = module_ranges()
+        t0 = (cpu_s(sp.pid), cpu_s(dp.pid))
         migrate(sq, dq, sqt, r, rounds)
+        t1 = (cpu_s(sp.pid), cpu_s(dp.pid))
         c1 = module_ranges()
+        r["src_cpu_s"] = round(t1[0] - t0[0], 2)
+        r["dst_cpu_s"] = round(t1[1] - t0[1], 2)
         if c0 and c1:
             r["ioctl_discard_ranges"] = c1[0] - c0[0]
             r["ioctl_query_ranges"] = c1[1] - c0[1]
@@ -451,8 +466,9 @@ def set_immutable(path, on):
 def case_queue_fails(name, src_bin, dst_bin):
     """A destination whose queued zero pages cannot be applied (its file made
     immutable while it migrates, multifd: the recv threads' flush fails)
-    must fail the migration, with the error in its log, and keep QMP
-    answering; it must not hang in the multifd sync."""
+    must fail the migration with shmemzero's error as the migration's
+    (query-migrate's error-desc), and keep QMP answering; it must not hang
+    in the multifd sync."""
     path = STALE_PATH
     dst_mem = stale_file()
     r = {"case": name, "target": target, "src_bin": src_bin,
@@ -482,6 +498,7 @@ def case_queue_fails(name, src_bin, dst_bin):
             except (OSError, ValueError) as e:
                 raise RuntimeError("destination QMP does not answer (%s)" % e)
             if st in ("failed", "completed", "cancelled"):
+                r["error"] = dq.cmd("query-migrate").get("error-desc", "")
                 break
             if time.time() - t0 > 120:
                 raise RuntimeError("destination still %s after 120 s" % st)
@@ -497,11 +514,266 @@ def case_queue_fails(name, src_bin, dst_bin):
         if os.path.exists(path):
             set_immutable(path, False)
             os.unlink(path)
-    log = open("%s/dst.log" % RUN).read() if os.path.exists("%s/dst.log" % RUN) else ""
     if r["status"] != "failed":
         why.append("destination status %s" % r["status"])
-    if "shmemzero:" not in log:
-        why.append("no shmemzero error in the destination's log")
+    # the migration's own error names the block and the call that failed
+    elif not r.get("error", "").startswith("shmemzero: mem: "):
+        why.append("the destination's error is %r, not shmemzero's"
+                   % r.get("error"))
+    results.append(r)
+    return verdict(r, why)
+
+
+class VirtioMem:
+    """The guest's side of a virtio-mem-pci device, driven over qtest the
+    way a guest driver would (tests/qtest/libqos does the same for its
+    virtio devices): find the function on bus 0, place its modern BAR,
+    negotiate features, set up queue 0 in guest RAM below 2 MiB, and send
+    PLUG requests.  Only what the test needs: one request at a time,
+    polled, no interrupts."""
+    BAR = 0xe0000000                    # in i440fx's 32-bit PCI hole
+    RING = 0x100000                     # desc, avail, used, request, response
+
+    def __init__(self, qt):
+        self.qt = qt
+        self.slot = next((d for d in range(32)
+                          if self.cfg(d, 0) == 0x10581af4), None)
+        if self.slot is None:
+            raise RuntimeError("no virtio-mem-pci function on bus 0")
+        self.cfg_write(0x20, self.BAR | 0x4)      # BAR4: 64-bit memory
+        self.cfg_write(0x24, 0)
+        self.cfg_write(0x04, 0x6)                 # memory space, bus master
+        self.caps = {}
+        pos = self.cfg(self.slot, 0x34) & 0xfc
+        while pos:
+            head = self.cfg(self.slot, pos)
+            if head & 0xff == 0x09:               # vendor: virtio_pci_cap
+                kind, bar = head >> 24, self.cfg(self.slot, pos + 4) & 0xff
+                if bar == 4:
+                    self.caps[kind] = (self.BAR + self.cfg(self.slot, pos + 8),
+                                       self.cfg(self.slot, pos + 16))
+            pos = (head >> 8) & 0xfc
+        self.common, self.dev = self.caps[1][0], self.caps[4][0]
+        self.notify, self.mult = self.caps[2]
+        self.w(1, 20, 0)                          # reset
+        self.w(1, 20, 1 | 2)                      # ACKNOWLEDGE | DRIVER
+        self.w(4, 0, 0)
+        lo = self.r(4, 4)
+        self.w(4, 0, 1)
+        hi = self.r(4, 4)
+        if not hi & 1:
+            raise RuntimeError("no VIRTIO_F_VERSION_1")
+        # ACPI_PXM and UNPLUGGED_INACCESSIBLE if offered, VERSION_1
+        for sel, val in ((0, lo & 3), (1, 1)):
+            self.w(4, 8, sel)
+            self.w(4, 12, val)
+        self.w(1, 20, 1 | 2 | 8)                  # FEATURES_OK
+        if not self.r(1, 20) & 8:
+            raise RuntimeError("virtio-mem refused the features")
+        self.w(2, 22, 0)                          # queue 0
+        self.qsize = self.r(2, 24)
+        for off, addr in ((32, self.RING), (40, self.RING + 0x1000),
+                          (48, self.RING + 0x2000)):
+            self.w(4, off, addr)
+            self.w(4, off + 4, 0)
+        self.qt.cmd("memset 0x%x 0x4000 0" % self.RING)
+        self.notify += self.r(2, 30) * self.mult
+        self.w(2, 28, 1)                          # queue_enable
+        self.w(1, 20, 1 | 2 | 8 | 4)              # DRIVER_OK
+        self.used = 0
+
+    def cfg(self, slot, off):
+        self.qt.cmd("outl 0xcf8 0x%x" % (0x80000000 | slot << 11 | off))
+        return int(self.qt.cmd("inl 0xcfc").split()[1], 16)
+
+    def cfg_write(self, off, val):
+        self.qt.cmd("outl 0xcf8 0x%x" % (0x80000000 | self.slot << 11 | off))
+        self.qt.cmd("outl 0xcfc 0x%x" % val)
+
+    def r(self, size, off, base=None):
+        op = {1: "readb", 2: "readw", 4: "readl"}[size]
+        return int(self.qt.cmd("%s 0x%x" % (op, (base or self.common) + off))
+                   .split()[1], 16)
+
+    def w(self, size, off, val):
+        op = {1: "writeb", 2: "writew", 4: "writel"}[size]
+        self.qt.cmd("%s 0x%x 0x%x" % (op, self.common + off, val))
+
+    def config(self):
+        """virtio_mem_config: block size, region address, plugged size
+        (the device's config space takes accesses of up to 4 bytes)."""
+        q = lambda off: self.r(4, off, self.dev) | \
+            self.r(4, off + 4, self.dev) << 32
+        return dict(block=q(0), addr=q(16), region=q(24), plugged=q(40),
+                    requested=q(48))
+
+    def plug(self, addr, blocks):
+        """VIRTIO_MEM_REQ_PLUG of blocks from addr; the response type
+        (0: ACK)."""
+        req, resp = self.RING + 0x3000, self.RING + 0x3100
+        self.qt.cmd("write 0x%x 24 0x%s" % (req, struct.pack(
+            "<H6xQH6x", 0, addr, blocks).hex()))
+        self.qt.cmd("memset 0x%x 16 0xff" % resp)
+        slot = self.used % self.qsize
+        # desc 0 -> 1: the request, then the device-writable response
+        self.qt.cmd("write 0x%x 32 0x%s" % (self.RING, struct.pack(
+            "<QIHHQIHH", req, 24, 1, 1, resp, 16, 2, 0).hex()))
+        self.qt.cmd("writew 0x%x 0" % (self.RING + 0x1000 + 4 + 2 * slot))
+        self.qt.cmd("writew 0x%x 0x%x" % (self.RING + 0x1002, self.used + 1))
+        self.qt.cmd("writew 0x%x 0" % self.notify)
+        end = time.time() + 30
+        while self.r(2, 0, self.RING + 0x2002) != self.used + 1:
+            if time.time() > end:
+                raise RuntimeError("virtio-mem did not answer the plug")
+            time.sleep(0.01)
+        self.used += 1
+        return self.r(2, 0, resp)
+
+
+VMEM_SIZE, VMEM_PLUG, VMEM_DATA = 1 << 30, 256 << 20, 32 << 20
+
+
+def memfd_of_size(pid, size):
+    """The /proc/PID/fd path of the memfd whose size is size."""
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        path = "/proc/%d/fd/%s" % (pid, fd)
+        try:
+            if "memfd:" in os.readlink(path) and os.stat(path).st_size == size:
+                return path
+        except OSError:
+            continue
+    raise RuntimeError("no memfd of %d bytes in %d" % (size, pid))
+
+
+def case_virtio_mem(name, src_bin, dst_bin):
+    """A virtio-mem device (a RamDiscardManager) with prealloc=on: 256 MiB
+    plugged by the guest, 32 MiB of it data.  The destination preallocates
+    the plugged blocks in post_load_early, before RAM arrives; a patched
+    destination must not punch the zero pages that follow (the block is
+    not eligible): contents equal, the plugged memory still allocated."""
+    mem = ["-object", "memory-backend-memfd,id=mem,size=512M,share=on",
+           "-object", "memory-backend-memfd,id=vmem0,size=1G,share=on",
+           "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,block-size=2M,"
+           "requested-size=%d,prealloc=on" % VMEM_PLUG]
+    r = {"case": name, "target": target, "src_bin": src_bin,
+         "dst_bin": dst_bin, "status": "not run"}
+    procs, why = [], []
+    try:
+        dp, dq, _ = start(dst_bin, "dst", mem + ["-incoming", "defer"], True,
+                          mem="512M,maxmem=2G")
+        procs.append((dp, dq))
+        sp, sq, sqt = start(src_bin, "src", mem, True, mem="512M,maxmem=2G",
+                            paused=False)
+        procs.append((sp, sq))
+        vm = VirtioMem(sqt)
+        c = vm.config()
+        resp = vm.plug(c["addr"], VMEM_PLUG // c["block"])
+        c = vm.config()
+        if resp != 0 or c["plugged"] != VMEM_PLUG:
+            raise RuntimeError("plug: response %d, %d bytes plugged" % (
+                resp, c["plugged"]))
+        for i in range(VMEM_DATA >> 20):          # data in the plugged range
+            sqt.fill(c["addr"] + (i << 20), 256, 0x31 + i)
+        sfile, dfile = memfd_of_size(sp.pid, VMEM_SIZE), \
+            memfd_of_size(dp.pid, VMEM_SIZE)
+        for q in (sq, dq):
+            q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+        c0 = module_ranges()
+        migrate(sq, dq, sqt, r, False)
+        c1 = module_ranges()
+        if c0 and c1:
+            r["ioctl_discard_ranges"] = c1[0] - c0[0]
+        r["dst_vmem_kib"] = os.stat(dfile).st_blocks * 512 // 1024
+        wrong, _, nonzero = compare(sfile, dfile)
+        r.update(equal=not wrong, wrong_pages=wrong,
+                 src_data_kib=nonzero * PAGE // 1024)
+    except Exception as e:
+        r["status"] = "error: %s" % e
+    finally:
+        for p, q in reversed(procs):
+            stop(p, q)
+    results.append(r)
+    if r["status"] != "completed" or r.get("equal") is None:
+        why.append("status %s" % r["status"])
+    else:
+        if not r["equal"]:
+            why.append("contents differ (%d pages)" % r["wrong_pages"])
+        if r["src_data_kib"] != VMEM_DATA // 1024:
+            why.append("source data %d kB, not %d" % (r["src_data_kib"],
+                                                       VMEM_DATA // 1024))
+        if r["dst_vmem_kib"] < VMEM_PLUG // 1024:
+            why.append("destination's virtio-mem memory %d kB < %d kB "
+                       "plugged: preallocation punched" % (
+                           r["dst_vmem_kib"], VMEM_PLUG // 1024))
+    return verdict(r, why)
+
+
+# QEMU's own migration-test, built by user/qemu/build.sh 10.0 with the
+# series' tests (patch 5, tests/qtest/migration/shmemzero-tests.c)
+MIGRATION_TEST = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "..", "..", "..", "build", "qemu", "10.0",
+                              "migration-test")
+
+
+def qtest_binary(binary):
+    """A copy of binary that finds its firmware without -L, which
+    migration-test does not pass: QEMU looks in DIR/qemu-bundle/DATADIR,
+    DIR its own directory (get_relocated_path()), and build.sh configures
+    the default prefix, DATADIR /usr/local/share/qemu.  The firmware is
+    Debian's (seabios, qemu-system-data), as for every other case."""
+    d = RUN + "/qtest-qemu"
+    data = d + "/qemu-bundle/usr/local/share/qemu"
+    os.makedirs(data, exist_ok=True)
+    for src in ("/usr/share/seabios", "/usr/share/qemu"):
+        for f in os.listdir(src):
+            if not os.path.lexists(os.path.join(data, f)):
+                os.symlink(os.path.join(src, f), os.path.join(data, f))
+    exe = d + "/qemu-system-x86_64"       # migration-test reads the arch
+    shutil.copy2(binary, exe)             # from the name
+    return exe
+
+
+QTEST_TIMEOUT = 480    # each takes 1-2 min in the VM, under a minute on the host
+
+
+def case_qtest(name, src_bin, dst_bin, path):
+    """One test of migration-test (-p PATH) with QTEST_QEMU_BINARY the
+    patched QEMU: its TAP result (a skip fails the case), and its last
+    lines on failure."""
+    r = {"case": name, "target": target, "src_bin": src_bin,
+         "dst_bin": dst_bin, "status": "not run"}
+    why = []
+    t0 = time.time()
+    try:
+        env = dict(os.environ, QTEST_QEMU_BINARY=qtest_binary(dst_bin))
+        # its own process group: a hung test is killed with its QEMUs
+        p = subprocess.Popen([MIGRATION_TEST, "--tap", "-p", path], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        try:
+            stdout, stderr = p.communicate(timeout=QTEST_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            raise
+        tap = [ln for ln in stdout.splitlines()
+               if ln.startswith(("ok ", "not ok "))]
+        r.update(status="completed", exit=p.returncode, tap=tap)
+        if p.returncode or len(tap) != 1 or not tap[0].startswith("ok ") \
+                or "# SKIP" in tap[0]:
+            why.append("migration-test exit %d: %s" % (
+                p.returncode, tap or "no result"))
+            for ln in (stdout + stderr).splitlines()[-5:]:
+                print("# migration-test: %s" % ln, flush=True)
+    except subprocess.TimeoutExpired:
+        r["status"] = "error: migration-test still running after %d s " \
+            "(killed)" % QTEST_TIMEOUT
+        why.append(r["status"])
+    except OSError as e:
+        r["status"] = "error: %s" % e
+        why.append(r["status"])
+    r["seconds"] = round(time.time() - t0, 2)
     results.append(r)
     return verdict(r, why)
 
@@ -829,6 +1101,15 @@ def check_cases(S, P, P72=None):
                  "immutable mid-migration (fails, QMP alive)", src_bin=P,
                  dst_bin=P, fn=case_queue_fails),
         ]
+    if target != "7.2":
+        # QEMU's migration-test, the series' tests (running guest, checks
+        # the guest's memory and each side's RssShmem)
+        for path in ("precopy/unix/memfd",
+                     "multifd/tcp/memfd/zero-page/multifd",
+                     "multifd/tcp/memfd/zero-page/legacy"):
+            c.append(dict(name="migration-test /migration/shmemzero/" + path,
+                          src_bin=P, dst_bin=P, fn=case_qtest,
+                          path="/x86_64/migration/shmemzero/" + path))
     # memory the user asked to keep populated is not punched
     c += [
         dict(name="patched -> patched, destination prealloc=on (kept)",
@@ -839,6 +1120,11 @@ def check_cases(S, P, P72=None):
              check=lambda r: dst_kept(r) + src_ioctl(r),
              dst_extra=("-overcommit", "mem-lock=on")),
     ]
+    if target != "7.2":
+        # 10.0 preallocates plugged blocks in post_load_early, before RAM
+        c.append(dict(name="patched -> patched, virtio-mem prealloc=on, "
+                      "256 MiB plugged (kept)", src_bin=P, dst_bin=P,
+                      fn=case_virtio_mem))
     # running guests (writer.S): precopy and multifd both ways between
     # stock and patched; 10.0: each zero-page-detection mode, 2, 4 and 8
     # channels, and the patched 7.2 as a source
@@ -919,8 +1205,9 @@ def run(cases):
 def table():
     for r in results:
         if "ioctl_discard_ranges" in r:
-            print("# %s: module DISCARD ranges %d, QUERY ranges %d" % (
-                r["case"], r["ioctl_discard_ranges"], r["ioctl_query_ranges"]))
+            print("# %s: module DISCARD ranges %s, QUERY ranges %s" % (
+                r["case"], r["ioctl_discard_ranges"],
+                r.get("ioctl_query_ranges", "-")))
     print("# QEMU %s: RssShmem of each QEMU and the destination file's "
           "allocation, kB" % target)
     print("# %-50s %4s %8s %8s %8s %8s %8s %8s %6s %s" % (
@@ -932,8 +1219,9 @@ def table():
             r.get("src_before_kib"), r.get("src_after_kib"),
             r.get("dst_before_kib"), r.get("dst_after_kib"),
             r.get("dst_file_before_kib"), r.get("dst_file_after_kib"), r.get("seconds"),
-            "equal" if r.get("equal") else "DIFFER wrong=%s stale=%s" % (
-                r.get("wrong_pages"), r.get("stale_pages"))))
+            "-" if "equal" not in r else "equal" if r["equal"] else
+            "DIFFER wrong=%s stale=%s" % (r.get("wrong_pages"),
+                                          r.get("stale_pages"))))
 
 
 def demo_table():
@@ -941,15 +1229,19 @@ def demo_table():
     print()
     print("Live migration of a paused guest with 1 GiB of memfd RAM holding 8 MiB of "
           "data (QEMU %s, in a VM)" % target)
-    print("%-20s %27s %27s %8s  %s" % ("", "source RssShmem", "destination RssShmem",
-                                       "time", "contents"))
+    print("%-20s %27s %27s %8s %9s %11s  %s" % (
+        "", "source RssShmem", "destination RssShmem", "time", "downtime",
+        "CPU src/dst", "contents"))
     print("%-20s %13s %13s %13s %13s" % ("", "before", "after", "before", "after"))
     for r in results:
-        print("%-20s %13s %13s %13s %13s %7ss  %s" % (
+        print("%-20s %13s %13s %13s %13s %7ss %7sms %5s/%-5s  %s" % (
             r["case"].split(" (")[0], mib(r.get("src_before_kib")),
             mib(r.get("src_after_kib")), mib(r.get("dst_before_kib")),
             mib(r.get("dst_after_kib")), r.get("seconds"),
+            r.get("downtime_ms"), r.get("src_cpu_s"), r.get("dst_cpu_s"),
             "correct" if r.get("equal") else "WRONG (%s)" % r.get("status")))
+    print("(CPU: seconds of utime + stime of each QEMU during the migration; "
+          "the end-to-end cost table is make bench-migrate's)")
     print()
 
 
