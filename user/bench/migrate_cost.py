@@ -9,6 +9,9 @@ Three guests, each migrated over a unix socket by:
                   fallocate/SEEK_DATA path)
   stock-multifd   stock, multifd with 2 channels (10.0 only)
   patched-multifd patched, multifd with 2 channels, module loaded (10.0)
+and, with --sides, which side a difference comes from (multifd, 10.0):
+  src-patched-multifd   patched source, stock destination
+  dst-patched-multifd   stock source, patched destination
 The guests:
   (a) empty       4 GiB, 1 % of its pages data, the rest never touched;
                   paused (-S)
@@ -24,12 +27,17 @@ bytes sent, and wrong pages (both files read and compared; for (c) also
 every page against the guest's pattern).  Benchmarks, not tests: nothing
 fails on a figure; a wrong page fails the run.
 
-  migrate_cost.py --target 10.0 --stock Q --patched Q --json FILE [--only X]
+Repeats are interleaved (each variant once, then again), so a drift of
+the VM over the runs does not land on one variant.
+
+  migrate_cost.py --target 10.0 --stock Q --patched Q --json FILE [--only REGEX]
+                  [--repeats N] [--sides]
   migrate_cost.py --markdown FILE.json      the table with the goals
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,13 +54,6 @@ GUESTS = {
     "populated": dict(gib=1, data=75, zero=15),
     "running": dict(mib=256),
 }
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / TICK       # utime, stime
 
 
 def page_kind(i, g):
@@ -94,7 +95,7 @@ def make_source(guest, g):
             "mem-path=%s" % (g["gib"], SRC)]
 
 
-def one(guest, variant, binary, multifd, target):
+def one(guest, variant, binaries, multifd, target):
     g = GUESTS[guest]
     live = guest == "running"
     mem = "%dM" % g["mib"] if live else "%dG" % g["gib"]
@@ -110,10 +111,10 @@ def one(guest, variant, binary, multifd, target):
             src_mem = make_source(guest, g)
             dst_mem = ["-object", "memory-backend-memfd,id=mem,size=%s,"
                        "share=on" % mem]
-        dp, dq, _ = m.start(binary, "dst", dst_mem + ["-accel", "tcg",
+        dp, dq, _ = m.start(binaries[1], "dst", dst_mem + ["-accel", "tcg",
                             "-incoming", "defer"], False, mem=mem)
         procs.append((dp, dq))
-        sp, sq, _ = m.start(binary, "src", src_mem + ["-accel", "tcg"], False,
+        sp, sq, _ = m.start(binaries[0], "src", src_mem + ["-accel", "tcg"], False,
                             mem=mem, paused=not live)
         procs.append((sp, sq))
         sfile = m.ram_fd(sp.pid, "memfd:" if live else SRC)
@@ -130,7 +131,7 @@ def one(guest, variant, binary, multifd, target):
         r["src_before_kib"] = m.rss_shmem(sp.pid)
         uri = "unix:%s/mig.sock" % m.RUN
         dq.cmd("migrate-incoming", uri=uri)
-        c0 = (cpu_s(sp.pid), cpu_s(dp.pid))
+        c0 = (m.cpu_s(sp.pid), m.cpu_s(dp.pid))
         peak = [0, 0]
 
         def sample():
@@ -138,7 +139,7 @@ def one(guest, variant, binary, multifd, target):
             peak[1] = max(peak[1], m.rss_shmem(dp.pid))
         sq.cmd("migrate", uri=uri)
         st = m.wait_migration(sq, dq, live, poll=sample)
-        c1 = (cpu_s(sp.pid), cpu_s(dp.pid))
+        c1 = (m.cpu_s(sp.pid), m.cpu_s(dp.pid))
         r.update(status=st["status"], total_ms=st.get("total-time"),
                  downtime_ms=st.get("downtime"),
                  bytes=st.get("ram", {}).get("transferred"),
@@ -171,24 +172,29 @@ def one(guest, variant, binary, multifd, target):
 
 
 def run(a):
-    variants = [("stock", a.stock, False), ("patched", a.patched, False)]
+    s, p = a.stock, a.patched
+    variants = [("stock", (s, s), False), ("patched", (p, p), False)]
     if a.target != "7.2":
-        variants += [("stock-multifd", a.stock, True),
-                     ("patched-multifd", a.patched, True)]
-    runs = []
-    for guest in GUESTS:
-        for name, binary, multifd in variants:
-            if not a.only or a.only in guest + " " + name:
-                runs += [(guest, name, binary, multifd)] * a.repeats
-    # the fallback last: the module is unloaded for it
-    for guest in GUESTS:
-        if not a.only or a.only in guest + " patched-fb":
-            runs += [(guest, "patched-fb", a.patched, False)] * a.repeats
+        variants += [("stock-multifd", (s, s), True),
+                     ("patched-multifd", (p, p), True)]
+        if a.sides:
+            variants += [("src-patched-multifd", (p, s), True),
+                         ("dst-patched-multifd", (s, p), True)]
+    wanted = lambda guest, name: not a.only or re.search(a.only,
+                                                         guest + " " + name)
+    runs, fb = [], []
+    for _ in range(a.repeats):
+        for guest in GUESTS:
+            runs += [(guest, name, b, mf) for name, b, mf in variants
+                     if wanted(guest, name)]
+            # the fallback last: the module is unloaded for it
+            if wanted(guest, "patched-fb"):
+                fb += [(guest, "patched-fb", (p, p), False)]
     out = []
-    for guest, name, binary, multifd in runs:
+    for guest, name, binaries, multifd in runs + fb:
         if name == "patched-fb" and os.path.exists("/dev/shmem_zero"):
             subprocess.run(["rmmod", "shmem_zero"], check=True)
-        out.append(one(guest, name, binary, multifd, a.target))
+        out.append(one(guest, name, binaries, multifd, a.target))
         with open(a.json, "w") as f:
             json.dump({"target": a.target, "runs": out}, f, indent=1)
     for guest in GUESTS:
@@ -285,8 +291,10 @@ def main():
     ap.add_argument("--json", required=True)
     ap.add_argument("--repeats", type=int, default=1,
                     help="runs of each guest and variant (medians reported)")
-    ap.add_argument("--only", metavar="TEXT",
-                    help="only the runs whose 'guest variant' contains TEXT")
+    ap.add_argument("--only", metavar="REGEX",
+                    help="only the runs whose 'guest variant' matches REGEX")
+    ap.add_argument("--sides", action="store_true",
+                    help="also patched on one side only (multifd)")
     a = ap.parse_args()
     os.makedirs(m.RUN, exist_ok=True)
     return run(a)
