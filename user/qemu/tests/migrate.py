@@ -737,9 +737,9 @@ QTEST_TIMEOUT = 480    # each takes 1-2 min in the VM, under a minute on the hos
 
 
 def case_qtest(name, src_bin, dst_bin, path):
-    """One test of migration-test (-p PATH) with QTEST_QEMU_BINARY the
-    patched QEMU: its TAP result (a skip fails the case), and its last
-    lines on failure."""
+    """One test of migration-test (--full -p PATH: the multifd ones are
+    in the full set) with QTEST_QEMU_BINARY the patched QEMU: its TAP
+    result (a skip fails the case), and its last lines on failure."""
     r = {"case": name, "target": target, "src_bin": src_bin,
          "dst_bin": dst_bin, "status": "not run"}
     why = []
@@ -747,7 +747,8 @@ def case_qtest(name, src_bin, dst_bin, path):
     try:
         env = dict(os.environ, QTEST_QEMU_BINARY=qtest_binary(dst_bin))
         # its own process group: a hung test is killed with its QEMUs
-        p = subprocess.Popen([MIGRATION_TEST, "--tap", "-p", path], env=env,
+        p = subprocess.Popen([MIGRATION_TEST, "--tap", "--full", "-p", path],
+                             env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
