@@ -2,6 +2,8 @@
 #
 # make            build build/KVER/kmod/shmem_zero.ko against KDIR (W=1; C=1: sparse)
 # make check      every test: static checks, then the kselftests in a VM
+# make check-full make check with 6.1's debug kernel too
+# make debug-kernel  build the 6.12 debug kernel (DEBUG_SERIES=6.1) + module
 # make demo       stock vs patched live migration of a 1 GiB memfd guest, in a VM
 # make bench      every benchmark side by side in one VM, report in Documentation/bench/
 # make bench-migrate  stock vs patched migrations, time/downtime/CPU/memory (part of bench)
@@ -19,7 +21,12 @@ newest = $(shell ls /boot/vmlinuz-$(1).* 2>/dev/null | sort -V | tail -n1 | \
 	sed 's|.*/vmlinuz-||')
 KVER ?= $(call newest,6.1)
 KVERS ?= $(call newest,6.1) $(call newest,6.12)
-KDIR ?= /lib/modules/$(KVER)/build
+# A debug kernel of scripts/debug-kernel (KVER ending -sz-debug) builds
+# against its tree in the cache.
+SZ_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/shmem-zero
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build \
+	$(SZ_CACHE)/kernels/by-release/$(KVER)/lib/modules/$(KVER)/build) \
+	/lib/modules/$(KVER)/build)
 BUILD := $(CURDIR)/build
 # Each kernel builds from its own copy of the sources, so builds for
 # different kernels never share objects: build/$(KVER)/kmod/shmem_zero.ko.
@@ -91,6 +98,17 @@ deps:
 
 check: deps
 	scripts/check
+
+# make check, plus 6.1's debug kernel beside 6.12's (scripts/debug-kernel).
+check-full: deps
+	DEBUG_KERNELS="6.12 6.1" scripts/check
+
+# A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault
+# injection; cached) and the module built against it: make debug-kernel
+# DEBUG_SERIES=6.1.  Prints the KVER for scripts/vm-run --kernel.
+DEBUG_SERIES ?= 6.12
+debug-kernel: deps
+	@k=$$(scripts/debug-kernel $(DEBUG_SERIES)) && $(MAKE) -s KVER=$$k module && echo $$k
 
 # The README's commands on a brand-new Debian 12 (a developer's tool: about
 # an hour; not part of make check).
@@ -167,5 +185,6 @@ qemu-check: deps module user
 		scripts/vm-run --mem 6144 --timeout 1800 -- \
 			user/qemu/tests/migrate.sh $$t || exit 1; done
 
-.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check fresh-check demo \
+.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check check-full debug-kernel \
+	fresh-check demo \
 	demo-stream bench bench-migrate user qemu-check

@@ -233,9 +233,54 @@ static unsigned long sz_data_pages(struct folio *folio, pgoff_t first,
 }
 
 /*
+ * Lock a referenced folio that is still in the file.  i_rwsem, which
+ * ZERO_IN_PLACE and DISCARD hold (QUERY holds nothing), keeps truncation,
+ * punch-hole and write(2) out, but not what removes folios without it:
+ * swap-out, vmscan dropping a clean folio, migration and khugepaged (which
+ * replace it), a RECLAIM call (which takes no i_rwsem).  No other folio
+ * lock is held while this one is waited for.  -EAGAIN: it left; look the
+ * index up again.
+ */
+static int sz_lock_folio(struct sz_call *c, struct folio *folio)
+{
+	folio_lock(folio);
+	if (folio->mapping == c->mapping)
+		return 0;
+	folio_unlock(folio);
+	return -EAGAIN;
+}
+
+/*
+ * Does @folio, referenced, hold no data yet (fallocated: it reads as zero)?
+ * Not uptodate alone does not tell: a folio is also inserted locked and
+ * not uptodate, then filled before it is unlocked; on 6.1-6.3 khugepaged's
+ * collapse_file() inserts its new huge folio so and copies the small
+ * folios' data into it (6.4 inserts it uptodate).  read(2) takes the folio
+ * lock before it tests the flag (shmem_get_folio()), and so does this;
+ * the lock is not held on return, so a caller may then fault on the file
+ * (the QUERY map may be a mapping of it).  1: fallocated; 0: it has data;
+ * -EAGAIN: it left the file, look the index up again.
+ */
+static int sz_unwritten(struct sz_call *c, struct folio *folio)
+{
+	bool unwritten;
+	int ret;
+
+	if (folio_test_uptodate(folio))
+		return 0;
+	ret = sz_lock_folio(c, folio);
+	if (ret)
+		return ret;
+	unwritten = !folio_test_uptodate(folio);
+	folio_unlock(folio);
+	return unwritten;
+}
+
+/*
  * QUERY: the content is read without the folio lock, a snapshot as read(2)
- * gives.  Folios that are not uptodate were fallocated and read as zero;
- * they are not read, nor is any with SHMEM_ZERO_QUERY_NOREAD (RESIDENT).
+ * gives.  Folios that are not uptodate were fallocated and read as zero
+ * (sz_unwritten()); they are not read, nor is any with
+ * SHMEM_ZERO_QUERY_NOREAD (RESIDENT).
  * Swap entries are SWAP only to a caller that mincore() would tell
  * (!c->swap_visible: DATA), see sz_check_file().
  */
@@ -257,7 +302,10 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 	if (xa_is_value(entry))
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_SWAP, nr,
 				   &c->args.swap_pages, NULL);
-	if (!folio_test_uptodate(folio))
+	ret = sz_unwritten(c, folio);
+	if (ret < 0)
+		return ret;
+	if (ret)
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_UNWRITTEN, nr,
 				   &c->args.unwritten_pages, NULL);
 	if (c->args.flags & SHMEM_ZERO_QUERY_NOREAD)
@@ -606,22 +654,6 @@ out:
 }
 
 /*
- * Lock a referenced folio that is still in the file.  i_rwsem, which the
- * callers hold, keeps truncation, punch-hole and write(2) out, but not
- * what removes folios without it: swap-out, vmscan dropping a clean folio,
- * migration and khugepaged (which replace it), a RECLAIM call (which takes
- * no i_rwsem).  -EAGAIN: it left; look the index up again.
- */
-static int sz_lock_folio(struct sz_call *c, struct folio *folio)
-{
-	folio_lock(folio);
-	if (folio->mapping == c->mapping)
-		return 0;
-	folio_unlock(folio);
-	return -EAGAIN;
-}
-
-/*
  * Clear the non-zero pages of [first, first + nr) in a locked folio.
  * Hwpoisoned pages are neither read nor written: they are counted in
  * *poisoned, and do not read as zero afterwards (read(2) fails on them).
@@ -690,13 +722,15 @@ static int sz_zero_entry(struct sz_call *c, void *entry, pgoff_t first,
 		sz_free_swap(c, first, nr);
 		return 0;
 	}
-	if (!folio_test_uptodate(folio)) {
-		c->args.unwritten_pages += nr;
-		return 0;
-	}
 	ret = sz_lock_folio(c, folio);
 	if (ret)
 		return ret;
+	/* under the lock: not one being filled (sz_unwritten()) */
+	if (!folio_test_uptodate(folio)) {
+		folio_unlock(folio);
+		c->args.unwritten_pages += nr;
+		return 0;
+	}
 	cleared = sz_clear_pages(folio, first, nr, &poisoned);
 	folio_unlock(folio);
 	c->args.zeroed_pages += cleared;
