@@ -253,13 +253,15 @@ static int sz_lock_folio(struct sz_call *c, struct folio *folio)
 /*
  * Does @folio, referenced, hold no data yet (fallocated: it reads as zero)?
  * Not uptodate alone does not tell: a folio is also inserted locked and
- * not uptodate, then filled before it is unlocked; on 6.1-6.3 khugepaged's
- * collapse_file() inserts its new huge folio so and copies the small
- * folios' data into it (6.4 inserts it uptodate).  read(2) takes the folio
- * lock before it tests the flag (shmem_get_folio()), and so does this;
- * the lock is not held on return, so a caller may then fault on the file
- * (the QUERY map may be a mapping of it).  1: fallocated; 0: it has data;
- * -EAGAIN: it left the file, look the index up again.
+ * not uptodate and made uptodate before it is unlocked.  Migration does so
+ * on every kernel (folio_migrate_mapping() stores the destination, the
+ * flag follows the copy), and on 6.1-6.3 so does khugepaged's
+ * collapse_file(), which copies the small folios' data into its huge one
+ * after it stored it.  read(2) takes the folio lock before it tests the
+ * flag (shmem_get_folio()), and so does this; the lock is not held on
+ * return, so a caller may then fault on the file (the QUERY map may be a
+ * mapping of it).  1: fallocated; 0: it has data; -EAGAIN: it left the
+ * file, look the index up again.
  */
 static int sz_unwritten(struct sz_call *c, struct folio *folio)
 {
