@@ -290,7 +290,7 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 			  unsigned long nr, bool whole)
 {
 	struct folio *folio = entry;
-	unsigned long i;
+	unsigned long i, data = 0;
 	int ret;
 
 	/* All of the entry or none of it: the caller's progress is per entry. */
@@ -313,16 +313,31 @@ static int sz_query_entry(struct sz_call *c, void *entry, pgoff_t first,
 	if (c->args.flags & SHMEM_ZERO_QUERY_NOREAD)
 		return sz_map_fill(c, SHMEM_ZERO_PAGE_RESIDENT, nr,
 				   &c->args.data_pages, NULL);
+	/*
+	 * The classes go to c->fill first, then to the map in one copy, and
+	 * are counted only once written: a map that faults inside a large
+	 * folio leaves no count past the reported prefix.  An entry is at
+	 * most one folio, at most PMD order: fewer pages than c->fill's bytes.
+	 */
+	if (c->map && WARN_ON_ONCE(nr > PAGE_SIZE))
+		return -EINVAL;
 	for (i = 0; i < nr; i++) {
-		if (sz_data_pages(folio, first + i, 1))
-			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_DATA, 1,
-					  &c->args.data_pages, NULL);
-		else
-			ret = sz_map_fill(c, SHMEM_ZERO_PAGE_ZERO, 1,
-					  &c->args.zero_pages, NULL);
-		if (ret)
-			return ret;
+		bool d = sz_data_pages(folio, first + i, 1);
+
+		if (c->map)
+			c->fill[i] = d ? SHMEM_ZERO_PAGE_DATA :
+					 SHMEM_ZERO_PAGE_ZERO;
+		data += d;
 	}
+	if (c->map) {
+		c->fill_class = -1;
+		if (copy_to_user(c->map, c->fill, nr))
+			return -EFAULT;
+		c->map += nr;
+		c->map_left -= nr;
+	}
+	c->args.data_pages += data;
+	c->args.zero_pages += nr - data;
 	return 0;
 }
 

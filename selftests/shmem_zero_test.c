@@ -2728,6 +2728,44 @@ static void mthp_discard_size(struct __test_metadata *_metadata, int dev,
 }
 
 /*
+ * A QUERY map that faults inside a 2 MiB folio: EFAULT, and the counters
+ * hold the reported prefix (the pages before the folio), not the pages of
+ * the folio whose bytes were written before the fault.
+ */
+TEST_F(thp, query_map_efault_mid_folio)
+{
+	const uint64_t hp = 512;
+	struct shmem_zero_range r = { 0, 2 * hp * PG };
+	struct shmem_zero_args a;
+	long long h0, h1;
+	uint8_t *g;
+	int fd;
+
+	if (!self->ok)
+		SKIP(return, "cannot enable shmem THP (%s)", THP_SYSFS);
+	h0 = meminfo_kb("ShmemHugePages");
+	fd = memfd("thp-efault", 2 * hp * PG, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fill_pages(fd, 0, 2 * hp, 0, NULL));	/* zero pages */
+	h1 = meminfo_kb("ShmemHugePages");
+	if (h1 - h0 < (long long)(2 * hp * PG / KB))
+		SKIP(close(fd); return, "no huge folios (ShmemHugePages %lld -> %lld kB)", h0, h1);
+	/* the map's byte hp + 21 and on are PROT_NONE: inside the second folio */
+	g = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, g);
+	ASSERT_EQ(0, mprotect(g + PG, PG, PROT_NONE));
+	EXPECT_EQ(EFAULT, sz_call(self->dev, fd, QUERY, &r, 1, g + PG - hp - 21,
+				  2 * hp, &a));
+	EXPECT_EQ(0ULL, a.ranges_done);
+	EXPECT_EQ(hp * PG, a.bytes_done);
+	EXPECT_EQ(hp, a.zero_pages + a.data_pages + a.hole_pages + a.unwritten_pages)
+		TH_LOG("zero %llu data %llu for a prefix of %llu pages", a.zero_pages,
+		       a.data_pages, a.bytes_done / PG);
+	munmap(g, 2 * PG);
+	close(fd);
+}
+
+/*
  * Every multi-size shmem THP size below the PMD size (6.12): DISCARD of whole
  * folios, of one page inside a folio and of a range straddling two folios.
  */
