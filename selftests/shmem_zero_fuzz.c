@@ -2094,6 +2094,23 @@ static void sh_check(struct tctx *t, struct call *c, const struct pred *p)
 		const struct shmem_zero_range *r = &c->kv[i];
 		uint64_t len = i < d ? r->length : head;
 
+		if (c->toctou == TT_FLIP && i == c->tidx) {
+			/*
+			 * Which of its values the kernel applied is not known,
+			 * nor, when their lengths differ, how much of it: each
+			 * may have changed, whole (the copy read back may be a
+			 * length 0 the kernel never applied).
+			 */
+			for (int k = 0; k < c->nalt; k++) {
+				uint64_t l = c->len_varies || i < d ? c->alt[k].length : len;
+
+				if (l && range_ok(&c->alt[k], PG))
+					mark(S, &c->alt[k], l);
+			}
+			if (len)
+				mark(S, r, len);
+			continue;
+		}
 		if (!len)
 			continue;
 		if (exact) {
@@ -2101,13 +2118,8 @@ static void sh_check(struct tctx *t, struct call *c, const struct pred *p)
 			continue;
 		}
 		mark(S, r, len);
-		if (c->toctou == TT_FLIP && i == c->tidx) {
-			for (int k = 1; k < c->nalt; k++)
-				if (range_ok(&c->alt[k], PG))
-					mark(S, &c->alt[k], len);
-		} else if (!conservative) {
+		if (!conservative)
 			mark(M, r, len);
-		}
 	}
 
 	/* Contents. */
