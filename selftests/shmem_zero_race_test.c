@@ -15,6 +15,10 @@
  *   io_uring       fixed buffers registered and unregistered over the file,
  *                  written by IORING_OP_READ_FIXED
  *   udmabuf        udmabufs created, written through and destroyed
+ *   migrate        the kernel migrates the file's pages: soft offline
+ *                  (/sys/devices/system/memory/soft_offline_page, else
+ *                  MADV_SOFT_OFFLINE) of page after page, and compaction
+ *                  (/proc/sys/vm/compact_memory)
  *
  * One TAP line per cell: race.<mode>.<racer>.  Each cell runs a memfd of
  * NPAGES pages for about two seconds with two writers (stores through a
@@ -58,6 +62,29 @@
  * page went through a udmabuf, into a page that was all zero before, and
  * the page reads all zero again.  They are counted and logged.
  *
+ * The migrate racer.  Migration stores its destination folio in the page
+ * cache locked and not yet uptodate (6.12 copies first, then stores, then
+ * sets the flag; 6.1 stores before it copies): a folio being filled, not a
+ * fallocated one.  The VM has one NUMA node, so move_pages() has nowhere to
+ * go, and compaction of a mostly free machine soon settles: once a pass
+ * has packed the movable pages, the next finds none of the file's to move.
+ * The racer therefore mostly soft-offlines pages of the file, one at a
+ * time: the kernel migrates each (MIGRATE_SYNC, as compaction) and takes
+ * the old page out of service; and it compacts now and then.  It finds the
+ * pages' PFNs in /proc/self/pagemap through a mapping of its own: a page it
+ * sees at a new PFN there after a soft offline or a compaction, without
+ * having faulted it again, was migrated.  Those are counted, and checked
+ * against pgmigrate_success (if the kernel counts VM events); a cell where
+ * no page of the file migrated fails.  No page of this file is ever fallocated, and in the QUERY and
+ * ZERO_IN_PLACE cells none is ever a hole (all are written first; neither
+ * mode, nor the writers, frees one), so no folio there is ever being filled
+ * but by migration: there, a page reported UNWRITTEN is a failure.  On 6.12
+ * the window is a few instructions, so half the calls chase the racer: they
+ * look up, over and over, the page it is migrating (mig_chase()); the
+ * racer and the caller run on two CPUs (mig_pin()) and the writers pause
+ * more.  Even so the window is seen only while both CPUs really run at
+ * once: a VM whose host is busy elsewhere may see it in no cell.
+ *
  * The unload fixture (last) tries delete_module() while a DISCARD and while
  * a RECLAIM call is in flight, as mod.unload_reload of shmem_zero_test.c
  * does for QUERY, and reloads the module from $SHMEM_ZERO_KO.
@@ -68,7 +95,10 @@
  *
  * Runs as root in the test VM.  What a cell changes (the shmem THP knob,
  * khugepaged's scan interval, a zram swap device, kernel.io_uring_disabled
- * for the instant of io_uring_setup()) is restored by the fixture teardown.
+ * for the instant of io_uring_setup()) is restored by the fixture teardown,
+ * but for the pages the migrate cells soft-offline: they stay out of
+ * service (HardwareCorrupted in /proc/meminfo) until reboot, at most
+ * MIG_SO_MAX pages (16 MiB) a cell.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -96,6 +126,9 @@
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
 #endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE	101
+#endif
 
 #define RECLAIM		SHMEM_ZERO_MODE_RECLAIM
 #define ZIP		SHMEM_ZERO_MODE_ZERO_IN_PLACE
@@ -118,6 +151,11 @@
 #define HOT_PAGES	16ULL
 #define KHP_DIR		THP_DIR "/khugepaged"
 #define URING_SYSCTL	"/proc/sys/kernel/io_uring_disabled"
+#define SOFT_OFFLINE	"/sys/devices/system/memory/soft_offline_page"
+#define COMPACT_MEMORY	"/proc/sys/vm/compact_memory"
+#define MIG_SO_MAX	4096ULL		/* soft offlines a cell (pages lost) */
+#define MIG_COMPACT_MS	500		/* a compaction every so often */
+#define MIG_CHASE	256		/* ranges of a call that chases it */
 
 /* ------------------------------------------------------------------ */
 /* The cell                                                             */
@@ -125,7 +163,7 @@
 
 enum racer {
 	R_TRUNCATE, R_FALLOCATE, R_MREMAP, R_FORK, R_SEAL, R_PAGEOUT,
-	R_COLLAPSE, R_URING, R_UDMABUF,
+	R_COLLAPSE, R_URING, R_UDMABUF, R_MIGRATE,
 };
 
 /* Who made a page's last write. */
@@ -147,8 +185,8 @@ struct pm {
 
 /* Kinds of failure, each counted with the first one's description. */
 enum {
-	F_LOST, F_STRAY, F_ZERO, F_KEPT, F_CLASS, F_COUNT, F_ERRNO, F_RACER,
-	F_SYS, F_NR
+	F_LOST, F_STRAY, F_ZERO, F_KEPT, F_CLASS, F_UNWR, F_COUNT, F_ERRNO,
+	F_RACER, F_SYS, F_NR
 };
 
 static const char *const f_what[F_NR] = {
@@ -157,6 +195,7 @@ static const char *const f_what[F_NR] = {
 	"pages a zeroing call reported done that do not read zero",
 	"pages changed that the call did not reach",
 	"QUERY classes that contradict the page model",
+	"calls that reported UNWRITTEN pages in a file never fallocated",
 	"calls whose counters do not add up",
 	"calls that failed with an undocumented errno",
 	"racer checks failed",
@@ -206,6 +245,13 @@ struct cell {
 	int src;		/* io_uring: READ_FIXED source */
 	int udev;		/* udmabuf */
 	atomic_ulong orphans;
+	char *mig;		/* migrate: the racer's own mapping of the file */
+	int pagemap, soft;	/* /proc/self/pagemap, SOFT_OFFLINE (-1: none) */
+	bool soft_on;		/* soft offline works (by madvise() if soft < 0) */
+	bool compact;		/* COMPACT_MEMORY is there */
+	bool no_unwritten;	/* no page is fallocated nor ever a hole */
+	atomic_ulong mig_page;	/* the page the racer migrates now */
+	unsigned long so_moved, compactions, compact_moved;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -491,9 +537,13 @@ static void *writer_fn(void *arg)
 	for (unsigned long i = 1; !atomic_load_explicit(&c->stop, memory_order_relaxed) &&
 	     !wt->sealed; i++) {
 		write_op(wt, &seed, &seq);
-		/* leave the CPUs to the calls and the racer now and then */
+		/*
+		 * Leave the CPUs to the calls and the racer now and then; more
+		 * to the migrate racer, whose soft offlines a busy writer slows
+		 * down most (it unmaps the page, the writers fault it back).
+		 */
 		if (i % 32 == 0)
-			usleep(100);
+			usleep(c->racer == R_MIGRATE ? 1000 : 100);
 	}
 	return NULL;
 }
@@ -514,17 +564,42 @@ static void vec_add(struct vec *v, uint64_t first, uint64_t n)
 }
 
 /*
+ * migrate: the page the racer migrates now; for QUERY 4 * MIG_CHASE times
+ * over, for ZERO_IN_PLACE MIG_CHASE times (ranges may repeat).  Migration
+ * stores its destination not uptodate only for a few instructions (6.12:
+ * from folio_migrate_mapping() to the flags): a call sees it only if it
+ * looks the page up then.  So half the calls chase the racer, whose soft
+ * offline of one page takes milliseconds, and those two modes look that
+ * page up again and again (DISCARD and RECLAIM would unmap it each time:
+ * slow).
+ */
+static void mig_chase(struct cell *c, struct vec *v)
+{
+	uint64_t p = atomic_load_explicit(&c->mig_page, memory_order_relaxed);
+	int k = c->mode == QUERY ? 4 * MIG_CHASE : c->mode == ZIP ? MIG_CHASE : 1;
+
+	for (int i = 0; i < k; i++)
+		vec_add(v, p, 1);
+}
+
+/*
  * Random ascending, disjoint ranges: the hot pages a third of the time
  * (where the mapping writer stores most), one short range mostly, a few short
  * ones, many one-page ranges (more than a chunk of 256: several holds of
  * i_rwsem, so truncation and seals land between them), or all of it (and
- * past EOF where the racer allocates there).
+ * past EOF where the racer allocates there).  In the migrate cells, half
+ * the time the pages the racer migrates (mig_chase()).
  */
 static void pick_ranges(struct cell *c, uint64_t *seed, struct vec *v)
 {
-	uint64_t u = rnd(seed) % 100, pos, len, stride, count;
+	uint64_t u, pos, len, stride, count;
 
 	v->nr = v->total = 0;
+	if (c->racer == R_MIGRATE && rnd(seed) % 2) {
+		mig_chase(c, v);
+		return;
+	}
+	u = rnd(seed) % 100;
 	if (c->hot && u % 3 == 0) {
 		vec_add(v, HOT_FIRST, c->hot);
 	} else if (u < 55) {
@@ -643,6 +718,12 @@ static void check_counts(struct cell *c, const struct vec *v,
 		     (unsigned long long)v->total, (unsigned long long)v->nr,
 		     (unsigned long long)sum, (unsigned long long)lo,
 		     (unsigned long long)hi, ARGS_ARG(a));
+	/* migrate (QUERY, ZERO_IN_PLACE): a folio not uptodate is being migrated */
+	if (c->no_unwritten && a->unwritten_pages)
+		fail(c, F_UNWR, "%s of %llu pages in %llu ranges: %llu UNWRITTEN; " ARGS_FMT,
+		     mode_name(c->mode), (unsigned long long)v->total,
+		     (unsigned long long)v->nr, (unsigned long long)a->unwritten_pages,
+		     ARGS_ARG(a));
 	atomic_fetch_add(&c->freed, a->freed_pages);
 	atomic_fetch_add(&c->zeroed, a->zeroed_pages);
 	atomic_fetch_add(&c->pinned, a->pinned_pages);
@@ -718,6 +799,12 @@ static void zero_call(struct cell *c, uint64_t *seed, struct vec *v)
 		check_counts(c, v, &a);
 	done = (e ? a.bytes_done : v->total * PG) / PG;
 	for (uint64_t i = 0; i < v->nr; i++) {
+		/* a range repeated (migrate): its pages were just checked */
+		if (i && v->r[i].offset == v->r[i - 1].offset &&
+		    v->r[i].length == v->r[i - 1].length) {
+			k += v->r[i].length / PG;
+			continue;
+		}
 		for (uint64_t p = v->r[i].offset / PG; p < (v->r[i].offset + v->r[i].length) / PG;
 		     p++, k++) {
 			struct pm *pm = &c->pm[p];
@@ -775,13 +862,16 @@ static void reclaim_call(struct cell *c, uint64_t *seed, struct vec *v)
  * QUERY: mostly of everything, unlocked, where only the counters and the
  * map can be checked against each other (now and then with
  * SHMEM_ZERO_QUERY_NOREAD); every fourth call of a few pages held
- * exclusively, where the map must agree with the model page by page.
+ * exclusively, where the map must agree with the model page by page.  In
+ * the migrate cells every other call chases the racer (mig_chase()),
+ * unlocked and NOREAD: it looks the page up, and lets it go, at once.
  */
 static void query_call(struct cell *c, uint64_t *seed, struct vec *v,
 		       uint8_t *map, unsigned long i)
 {
 	struct shmem_zero_args a;
-	bool locked = i % 4 == 3, noread = i % 8 == 1;
+	bool chase = c->racer == R_MIGRATE && i % 2 == 0;
+	bool locked = i % 4 == 3, noread = i % 8 == 1 || chase;
 	uint64_t first = 0, len = 0;
 	int e;
 
@@ -791,6 +881,8 @@ static void query_call(struct cell *c, uint64_t *seed, struct vec *v,
 		len = 1 + rnd(seed) % (c->n - first < 32 ? c->n - first : 32);
 		vec_add(v, first, len);
 		lock_pages(c, first, len, true);
+	} else if (chase) {
+		mig_chase(c, v);
 	} else {
 		vec_add(v, 0, c->n + c->past);
 	}
@@ -822,17 +914,43 @@ static void query_call(struct cell *c, uint64_t *seed, struct vec *v,
 	unlock_pages(c, first, len);
 }
 
+/*
+ * migrate: the racer (@k 0) on one CPU, the caller (1) on another, so that
+ * a call runs while a migration does: on the same CPU, no call would look
+ * the page up inside the window, a few instructions with interrupts off
+ * then on.  The writers go where they can.  Best effort.
+ */
+static void mig_pin(int k)
+{
+	cpu_set_t all, one;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all) || n++ != k)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		return;
+	}
+}
+
 static void *caller_fn(void *arg)
 {
 	struct cell *c = arg;
 	uint64_t seed = c->seed ^ 0xca11ca11ULL;
 	struct vec *v = calloc(1, sizeof(*v));
-	uint8_t *map = calloc(c->n + c->past, 1);
+	/* a chase may repeat one page, up to VEC_MAX ranges */
+	uint8_t *map = calloc(c->n + c->past + VEC_MAX, 1);
 
 	if (!v || !map) {
 		fail(c, F_SYS, "calloc");
 		return NULL;
 	}
+	if (c->racer == R_MIGRATE)
+		mig_pin(1);
 	for (unsigned long i = 0; !atomic_load(&c->stop); i++) {
 		switch (c->mode) {
 		case QUERY:
@@ -1226,6 +1344,119 @@ static void *racer_collapse(void *arg)
 	return NULL;
 }
 
+/*
+ * The PFN of page @p of the racer's own mapping, 0 if it is not mapped
+ * there (/proc/self/pagemap: bit 63 present, bits 0-54 the PFN, which reads
+ * 0 without CAP_SYS_ADMIN).
+ */
+static uint64_t mig_pfn(struct cell *c, uint64_t p)
+{
+	uint64_t e;
+	off_t off = (off_t)(((uintptr_t)c->mig / PG + p) * 8);
+
+	if (pread(c->pagemap, &e, 8, off) != 8 || !(e >> 63))
+		return 0;
+	return e & ((1ULL << 55) - 1);
+}
+
+/* Those of every page of the file, in @pfn. */
+static void mig_pfns(struct cell *c, uint64_t *pfn)
+{
+	off_t off = (off_t)((uintptr_t)c->mig / PG * 8);
+
+	if (pread(c->pagemap, pfn, c->n * 8, off) != (ssize_t)(c->n * 8)) {
+		memset(pfn, 0, c->n * 8);
+		return;
+	}
+	for (uint64_t p = 0; p < c->n; p++)
+		pfn[p] = pfn[p] >> 63 ? pfn[p] & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * Soft-offline page @p of the file, at @pfn: 0 or errno.  Without
+ * SOFT_OFFLINE (no CONFIG_MEMORY_HOTPLUG: the debug kernels), madvise(),
+ * which logs every page it takes.
+ */
+static int soft_offline(struct cell *c, uint64_t p, uint64_t pfn)
+{
+	char a[32];
+	int l;
+
+	if (c->soft < 0)
+		return madvise(c->mig + p * PG, PG, MADV_SOFT_OFFLINE) ? errno : 0;
+	l = snprintf(a, sizeof(a), "%#llx", (unsigned long long)(pfn * PG));
+	return pwrite(c->soft, a, l, 0) == l ? 0 : errno;
+}
+
+/*
+ * The kernel migrates the file's pages: a soft offline of one random page
+ * (not the hot ones more often: a page migrated lately waits in a per-CPU
+ * LRU batch, and soft offline drains them all, slowly, to isolate it),
+ * published in c->mig_page for the calls to chase (mig_chase()), its PFN
+ * found through the racer's own mapping (a read fault there maps it, or
+ * makes a hole a zero page as the writers' reads do); every MIG_COMPACT_MS
+ * a compaction of all memory.  A page at a new PFN in that mapping
+ * afterwards, which only this thread faults, was migrated: counted.  A
+ * soft offline refused (EBUSY: the page is busy, its migration failed) is
+ * counted as refused.  Soft offline takes a PFN: a page freed and reused
+ * between the pagemap read and the write is the kernel's to refuse or
+ * migrate ("unhandlable page", or a page of someone else moved).
+ */
+static void *racer_migrate(void *arg)
+{
+	struct cell *c = arg;
+	uint64_t seed = c->seed ^ 0x319a7eULL, *before, *after;
+	double next = now_s();
+	unsigned long so = 0;
+
+	before = calloc(c->n, sizeof(*before));
+	after = calloc(c->n, sizeof(*after));
+	if (!before || !after) {
+		fail(c, F_SYS, "calloc");
+		goto out;
+	}
+	mig_pin(0);
+	while (!stopped(c)) {
+		uint64_t p, pfn, now_pfn;
+		int e;
+
+		if (c->compact && now_s() >= next) {
+			mig_pfns(c, before);
+			if (!file_write(COMPACT_MEMORY, "1"))
+				fail(c, F_SYS, "write to %s: %s", COMPACT_MEMORY, strerror(errno));
+			mig_pfns(c, after);
+			for (p = 0; p < c->n; p++)
+				c->compact_moved += before[p] && after[p] && before[p] != after[p];
+			c->compactions++;
+			next = now_s() + MIG_COMPACT_MS / 1000.0;
+			continue;
+		}
+		if (!c->soft_on || so >= MIG_SO_MAX) {
+			usleep(1000);
+			continue;
+		}
+		p = rnd(&seed) % c->n;
+		atomic_store_explicit(&c->mig_page, p, memory_order_relaxed);
+		(void)*(volatile char *)(c->mig + p * PG);
+		pfn = mig_pfn(c, p);
+		if (!pfn)
+			continue;
+		e = soft_offline(c, p, pfn);
+		so++;
+		if (e) {
+			miss(c, e);
+			continue;
+		}
+		atomic_fetch_add(&c->rops, 1);
+		now_pfn = mig_pfn(c, p);
+		c->so_moved += now_pfn && now_pfn != pfn;
+	}
+out:
+	free(before);
+	free(after);
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* io_uring, raw syscalls: registered buffers are long-term pins        */
 /* ------------------------------------------------------------------ */
@@ -1567,7 +1798,7 @@ static struct cell *cell_new(struct __test_metadata *_metadata, int dev,
 	c->min_eof = n;
 	c->seconds = cell_seconds();
 	c->seed = cell_seed(mode, r);
-	c->udev = c->src = -1;
+	c->udev = c->src = c->pagemap = c->soft = -1;
 	c->hot = HOT_PAGES;
 	c->ring.fd = -1;
 	c->pm = calloc(n, sizeof(*c->pm));
@@ -1744,6 +1975,53 @@ static void report(struct __test_metadata *_metadata, struct cell *c)
 	}
 }
 
+/*
+ * migrate: the racer's mapping, every page mapped; the PFNs readable; a
+ * soft offline of a page of the file migrates it (the probe, not counted).
+ * Without soft offline, compaction alone.  NULL, or why the cell cannot run.
+ */
+static const char *mig_setup(struct __test_metadata *_metadata, struct cell *c)
+{
+	static char why[384];
+	char soft_why[256] = "";
+	uint64_t pfn, pfn2 = 0;
+	int e = EBUSY;
+
+	c->compact = access(COMPACT_MEMORY, W_OK) == 0;
+	c->mig = mmap(NULL, c->n * PG, PROT_READ, MAP_SHARED, c->fd, 0);
+	ASSERT_NE(MAP_FAILED, c->mig);
+	for (uint64_t p = 0; p < c->n; p++)
+		(void)*(volatile char *)(c->mig + p * PG);
+	c->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pfn = c->pagemap >= 0 ? mig_pfn(c, 2) : 0;
+	if (!pfn)
+		return "/proc/self/pagemap shows no PFN (CAP_SYS_ADMIN needed)";
+	c->soft = open(SOFT_OFFLINE, O_WRONLY | O_CLOEXEC);
+	for (int i = 0; i < 10 && e == EBUSY; i++)
+		e = soft_offline(c, 2, pfn);
+	pfn2 = mig_pfn(c, 2);
+	c->soft_on = !e && pfn2 && pfn2 != pfn;
+	if (!c->soft_on)
+		snprintf(soft_why, sizeof(soft_why),
+			 "soft offline (%s) of a page of the file: %s, its PFN %#llx then %#llx%s",
+			 c->soft >= 0 ? SOFT_OFFLINE : "MADV_SOFT_OFFLINE",
+			 e ? strerror(e) : "success", (unsigned long long)pfn,
+			 (unsigned long long)pfn2,
+			 e == EOPNOTSUPP ? " (vm.enable_soft_offline is 0)" :
+			 e == EINVAL ? " (no CONFIG_MEMORY_FAILURE)" : "");
+	else if (c->soft < 0)
+		TH_LOG("no %s (CONFIG_MEMORY_HOTPLUG): soft offline by MADV_SOFT_OFFLINE, "
+		       "which the kernel logs page by page", SOFT_OFFLINE);
+	if (!c->soft_on && !c->compact) {
+		snprintf(why, sizeof(why), "no way to migrate the file's pages: %s; no %s "
+			 "(CONFIG_COMPACTION)", soft_why, COMPACT_MEMORY);
+		return why;
+	}
+	if (!c->soft_on)
+		TH_LOG("compaction alone: %s", soft_why);
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* A cell: writers, the mode's calls and one racer, for a few seconds   */
 /* ------------------------------------------------------------------ */
@@ -1756,6 +2034,7 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 		[R_MREMAP] = racer_mremap, [R_FORK] = racer_fork,
 		[R_PAGEOUT] = racer_pageout, [R_COLLAPSE] = racer_collapse,
 		[R_URING] = racer_uring, [R_UDMABUF] = racer_udmabuf,
+		[R_MIGRATE] = racer_migrate,
 	};
 	struct writer w[2];
 	/* collapse: a third huge page that no writer writes, all zero */
@@ -1764,6 +2043,11 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 	size_t len = n * PG;
 	unsigned long cp0 = 0, cp1;
 	long long po0 = 0, po1;
+	long long mig0[4] = { 0 };
+	static const char *const mig_key[4] = {
+		"pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
+		"compact_isolated",
+	};
 	const char *why;
 	pthread_t th[4];
 	int e;
@@ -1780,6 +2064,14 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 		ASSERT_EQ(0, ftruncate(c->fd, len));
 		for (uint64_t p = NPAGES; p < n; p++)
 			note(&c->pm[p], W_NONE, 0, c->pm[p].word);
+	}
+	if (racer == R_MIGRATE) {
+		/* no hole: every folio not uptodate is one being migrated */
+		char zero[PG] __attribute__((aligned(64))) = { 0 };
+
+		for (uint64_t p = 0; p < n; p += 4)
+			ASSERT_EQ((ssize_t)PG, pwrite(c->fd, zero, PG, p * PG));
+		c->no_unwritten = mode == QUERY || mode == ZIP;
 	}
 
 	switch (racer) {
@@ -1849,6 +2141,13 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 			     strerror(errno));
 		ASSERT_EQ(0, fcntl(c->fd, F_ADD_SEALS, F_SEAL_SHRINK));
 		break;
+	case R_MIGRATE:
+		why = mig_setup(_metadata, c);
+		if (why)
+			SKIP(goto out, "%s", why);
+		for (int i = 0; i < 4; i++)
+			mig0[i] = vmstat(mig_key[i]);
+		break;
 	default:
 		break;
 	}
@@ -1892,7 +2191,7 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 	EXPECT_LT(0UL, (unsigned long)atomic_load(&c->calls));
 	EXPECT_LT(10UL, (unsigned long)atomic_load(&c->writes[W_MAP]));
 	EXPECT_LT(10UL, (unsigned long)atomic_load(&c->writes[W_PWRITE]));
-	if (racer != R_COLLAPSE)
+	if (racer != R_COLLAPSE && racer != R_MIGRATE)
 		EXPECT_LT(0UL, (unsigned long)atomic_load(&c->rops));
 	if (mode == RECLAIM)
 		EXPECT_LT(0UL, (unsigned long)atomic_load(&c->freed));
@@ -1935,6 +2234,26 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 	case R_UDMABUF:
 		EXPECT_EQ(0UL, (unsigned long)atomic_load(&c->orphans));
 		break;
+	case R_MIGRATE: {
+		long long d[4];
+
+		for (int i = 0; i < 4; i++)
+			d[i] = vmstat(mig_key[i]) - mig0[i];
+		TH_LOG("pages of the file migrated: %lu by soft offline (%lu done, %lu refused: "
+		       "last %s), %lu by %lu compactions; /proc/vmstat: pgmigrate_success +%lld, "
+		       "pgmigrate_fail +%lld, compact_migrate_scanned +%lld, compact_isolated +%lld%s",
+		       c->so_moved, (unsigned long)atomic_load(&c->rops),
+		       (unsigned long)atomic_load(&c->rmiss),
+		       atomic_load(&c->rmiss) ? strerror(atomic_load(&c->rmiss_err)) : "-",
+		       c->compact_moved, c->compactions, d[0], d[1], d[2], d[3],
+		       mig0[0] < 0 ? " (no VM event counters: not there)" : "");
+		EXPECT_LT(0UL, c->so_moved + c->compact_moved)
+			TH_LOG("no page of the file migrated: the cell raced nothing");
+		/* the counter saw them too (it counts every migration) */
+		if (mig0[0] >= 0)
+			EXPECT_LE((long long)(c->so_moved + c->compact_moved), d[0]);
+		break;
+	}
 	default:
 		break;
 	}
@@ -1943,6 +2262,12 @@ out:
 		close(c->udev);
 	if (c->src >= 0)
 		close(c->src);
+	if (c->pagemap >= 0)
+		close(c->pagemap);
+	if (c->soft >= 0)
+		close(c->soft);
+	if (c->mig && c->mig != MAP_FAILED)
+		munmap(c->mig, len);
 	ring_close(&c->ring);
 	m = atomic_load(&c->map);
 	if (racer == R_MREMAP) {
@@ -2353,6 +2678,11 @@ TEST_F_TIMEOUT(race, io_uring, 60)
 TEST_F_TIMEOUT(race, udmabuf, 60)
 {
 	run_cell(_metadata, self, variant->mode, R_UDMABUF);
+}
+
+TEST_F_TIMEOUT(race, migrate, 60)
+{
+	run_cell(_metadata, self, variant->mode, R_MIGRATE);
 }
 
 /* ------------------------------------------------------------------ */
