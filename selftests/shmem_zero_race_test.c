@@ -111,7 +111,6 @@
 #include <sys/prctl.h>
 #include <sys/uio.h>
 
-#include <linux/io_uring.h>
 #include <linux/udmabuf.h>
 
 #pragma GCC diagnostic push
@@ -119,6 +118,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "shmem_zero_util.h"
+#include "shmem_zero_ring.h"
 #include "shmem_zero_module.h"
 
 #ifndef MADV_COLLAPSE
@@ -151,7 +151,6 @@
 #define HOT_FIRST	64ULL		/* the hot pages: [HOT_FIRST, +HOT_PAGES) */
 #define HOT_PAGES	16ULL
 #define KHP_DIR		THP_DIR "/khugepaged"
-#define URING_SYSCTL	"/proc/sys/kernel/io_uring_disabled"
 #define SOFT_OFFLINE	"/sys/devices/system/memory/soft_offline_page"
 #define COMPACT_MEMORY	"/proc/sys/vm/compact_memory"
 #define MIG_SO_MAX	4096ULL		/* soft offlines a cell (pages lost) */
@@ -201,16 +200,6 @@ static const char *const f_what[F_NR] = {
 	"calls that failed with an undocumented errno",
 	"racer checks failed",
 	"test machinery errors",
-};
-
-struct ring {
-	int fd;
-	void *sq, *cq;
-	size_t sq_len, cq_len, sqes_len;
-	struct io_uring_sqe *sqes;
-	unsigned int *sq_tail, *sq_mask, *sq_array;
-	unsigned int *cq_head, *cq_tail, *cq_mask;
-	struct io_uring_cqe *cqes;
 };
 
 struct cell {
@@ -1459,106 +1448,8 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* io_uring, raw syscalls: registered buffers are long-term pins        */
+/* io_uring (shmem_zero_ring.h): registered buffers are long-term pins */
 /* ------------------------------------------------------------------ */
-
-/* 0 or an errno. */
-static int ring_open(struct ring *r)
-{
-	struct io_uring_params p;
-	char old[16];
-
-	memset(r, 0, sizeof(*r));
-	memset(&p, 0, sizeof(p));
-	r->fd = syscall(__NR_io_uring_setup, 4, &p);
-	if (r->fd < 0 && errno == EPERM && file_read(URING_SYSCTL, old, sizeof(old)) &&
-	    strcmp(old, "0") && file_write(URING_SYSCTL, "0")) {
-		/* io_uring_disabled (6.6+) only gates ring creation */
-		r->fd = syscall(__NR_io_uring_setup, 4, &p);
-		file_write(URING_SYSCTL, old);
-	}
-	if (r->fd < 0)
-		return errno;
-	r->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
-	r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	if (p.features & IORING_FEAT_SINGLE_MMAP)
-		r->sq_len = r->cq_len = r->sq_len > r->cq_len ? r->sq_len : r->cq_len;
-	r->sq = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		     r->fd, IORING_OFF_SQ_RING);
-	r->cq = p.features & IORING_FEAT_SINGLE_MMAP ? r->sq :
-		mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		     r->fd, IORING_OFF_CQ_RING);
-	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
-	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
-	if (r->sq == MAP_FAILED || r->cq == MAP_FAILED || r->sqes == MAP_FAILED) {
-		close(r->fd);
-		r->fd = -1;
-		return ENOMEM;
-	}
-	r->sq_tail = (unsigned int *)((char *)r->sq + p.sq_off.tail);
-	r->sq_mask = (unsigned int *)((char *)r->sq + p.sq_off.ring_mask);
-	r->sq_array = (unsigned int *)((char *)r->sq + p.sq_off.array);
-	r->cq_head = (unsigned int *)((char *)r->cq + p.cq_off.head);
-	r->cq_tail = (unsigned int *)((char *)r->cq + p.cq_off.tail);
-	r->cq_mask = (unsigned int *)((char *)r->cq + p.cq_off.ring_mask);
-	r->cqes = (struct io_uring_cqe *)((char *)r->cq + p.cq_off.cqes);
-	return 0;
-}
-
-static void ring_close(struct ring *r)
-{
-	if (r->fd <= 0)
-		return;
-	munmap(r->sqes, r->sqes_len);
-	if (r->cq != r->sq)
-		munmap(r->cq, r->cq_len);
-	munmap(r->sq, r->sq_len);
-	close(r->fd);
-	r->fd = -1;
-}
-
-/* [addr, addr + len) becomes fixed buffer 0: every page pinned (faulted in). */
-static int ring_pin(struct ring *r, void *addr, size_t len)
-{
-	struct iovec iov = { addr, len };
-
-	return syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, &iov, 1) ?
-	       errno : 0;
-}
-
-static int ring_unpin(struct ring *r)
-{
-	return syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_BUFFERS, NULL, 0) ?
-	       errno : 0;
-}
-
-/* One READ_FIXED or WRITE_FIXED on buffer 0, synchronously: res. */
-static int ring_rw(struct ring *r, int op, int fd, void *buf, unsigned int len,
-		   uint64_t off)
-{
-	unsigned int tail = *r->sq_tail, i = tail & *r->sq_mask, head;
-	struct io_uring_sqe *e = &r->sqes[i];
-	int res;
-
-	memset(e, 0, sizeof(*e));
-	e->opcode = op;
-	e->fd = fd;
-	e->addr = (uintptr_t)buf;
-	e->len = len;
-	e->off = off;
-	e->buf_index = 0;
-	r->sq_array[i] = i;
-	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
-		return -errno;
-	head = *r->cq_head;
-	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-		return -EIO;
-	res = r->cqes[head & *r->cq_mask].res;
-	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
-	return res;
-}
 
 /*
  * Register a random piece of the writers' mapping as a fixed buffer (a
@@ -1801,7 +1692,6 @@ static struct cell *cell_new(struct __test_metadata *_metadata, int dev,
 	c->seed = cell_seed(mode, r);
 	c->udev = c->src = c->pagemap = c->soft = -1;
 	c->hot = HOT_PAGES;
-	c->ring.fd = -1;
 	c->pm = calloc(n, sizeof(*c->pm));
 	ASSERT_NE(NULL, c->pm);
 	pthread_rwlockattr_init(&ra);

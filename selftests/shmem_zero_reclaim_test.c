@@ -24,7 +24,6 @@
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 
-#include <linux/io_uring.h>
 #include <linux/udmabuf.h>
 #include <linux/userfaultfd.h>
 
@@ -33,6 +32,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "shmem_zero_util.h"
+#include "shmem_zero_ring.h"
 
 #define HPAGE		(2 * MIB)
 #define RECLAIM		SHMEM_ZERO_MODE_RECLAIM
@@ -174,121 +174,8 @@ static int touch_pages(const char *m, uint64_t first, uint64_t n)
 }
 
 /* ------------------------------------------------------------------ */
-/* io_uring, raw: registered buffers are long-term DMA pins (FOLL_PIN)  */
+/* io_uring (shmem_zero_ring.h): registered buffers are long-term pins */
 /* ------------------------------------------------------------------ */
-
-struct ring {
-	int fd;
-	void *sq, *cq;
-	size_t sq_len, cq_len, sqes_len;
-	struct io_uring_sqe *sqes;
-	unsigned int *sq_tail, *sq_mask, *sq_array;
-	unsigned int *cq_head, *cq_tail, *cq_mask;
-	struct io_uring_cqe *cqes;
-};
-
-#define URING_SYSCTL	"/proc/sys/kernel/io_uring_disabled"
-
-/* 0 or an errno. */
-static int ring_open(struct ring *r)
-{
-	struct io_uring_params p;
-	char old[16];
-
-	memset(r, 0, sizeof(*r));
-	memset(&p, 0, sizeof(p));
-	r->fd = syscall(__NR_io_uring_setup, 4, &p);
-	if (r->fd < 0 && errno == EPERM && file_read(URING_SYSCTL, old, sizeof(old)) &&
-	    strcmp(old, "0") && file_write(URING_SYSCTL, "0")) {
-		/* io_uring_disabled (6.6+) only gates ring creation */
-		r->fd = syscall(__NR_io_uring_setup, 4, &p);
-		file_write(URING_SYSCTL, old);
-	}
-	if (r->fd < 0)
-		return errno;
-	r->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
-	r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-	if (p.features & IORING_FEAT_SINGLE_MMAP)
-		r->sq_len = r->cq_len = r->sq_len > r->cq_len ? r->sq_len : r->cq_len;
-	r->sq = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		     r->fd, IORING_OFF_SQ_RING);
-	r->cq = p.features & IORING_FEAT_SINGLE_MMAP ? r->sq :
-		mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		     r->fd, IORING_OFF_CQ_RING);
-	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
-	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
-	if (r->sq == MAP_FAILED || r->cq == MAP_FAILED || r->sqes == MAP_FAILED) {
-		close(r->fd);
-		return ENOMEM;
-	}
-	r->sq_tail = (unsigned int *)((char *)r->sq + p.sq_off.tail);
-	r->sq_mask = (unsigned int *)((char *)r->sq + p.sq_off.ring_mask);
-	r->sq_array = (unsigned int *)((char *)r->sq + p.sq_off.array);
-	r->cq_head = (unsigned int *)((char *)r->cq + p.cq_off.head);
-	r->cq_tail = (unsigned int *)((char *)r->cq + p.cq_off.tail);
-	r->cq_mask = (unsigned int *)((char *)r->cq + p.cq_off.ring_mask);
-	r->cqes = (struct io_uring_cqe *)((char *)r->cq + p.cq_off.cqes);
-	return 0;
-}
-
-static void ring_close(struct ring *r)
-{
-	if (r->fd <= 0)
-		return;
-	munmap(r->sqes, r->sqes_len);
-	if (r->cq != r->sq)
-		munmap(r->cq, r->cq_len);
-	munmap(r->sq, r->sq_len);
-	close(r->fd);
-	r->fd = -1;
-}
-
-/* Register [addr, addr + len) as fixed buffer 0: pins every page (faults them in). */
-static int ring_pin(struct ring *r, void *addr, size_t len)
-{
-	struct iovec iov = { addr, len };
-
-	return syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, &iov, 1) ?
-	       errno : 0;
-}
-
-static int ring_unpin(struct ring *r)
-{
-	return syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_BUFFERS, NULL, 0) ?
-	       errno : 0;
-}
-
-/*
- * One READ_FIXED (file -> buffer: the "device" writes the pinned pages) or
- * WRITE_FIXED (buffer -> file: what the device sees), synchronously.
- * Returns the completion's res (bytes or -errno).
- */
-static int ring_rw(struct ring *r, int op, int fd, void *buf, unsigned int len,
-		   uint64_t off)
-{
-	unsigned int tail = *r->sq_tail, i = tail & *r->sq_mask, head;
-	struct io_uring_sqe *e = &r->sqes[i];
-	int res;
-
-	memset(e, 0, sizeof(*e));
-	e->opcode = op;
-	e->fd = fd;
-	e->addr = (uintptr_t)buf;
-	e->len = len;
-	e->off = off;
-	e->buf_index = 0;
-	r->sq_array[i] = i;
-	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
-		return -errno;
-	head = *r->cq_head;
-	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-		return -EIO;
-	res = r->cqes[head & *r->cq_mask].res;
-	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
-	return res;
-}
 
 /*
  * What the device sees through the pinned pages at @buf: copy them to a new
@@ -2142,7 +2029,9 @@ static unsigned long writes_in(const struct hold_writer *w, double from,
  * only validates it, without locks; the last 5% leave room for a write
  * that returns as the call does): a call that held i_rwsem throughout its
  * second pass lets none through there.  Not a timed test: the count does
- * not depend on speed, only on writes getting the lock at all.
+ * not depend on speed, only on writes getting the lock at all (a call is
+ * tried again when the window saw none: the host may not have run the
+ * writer's vCPU then).
  */
 TEST_F_TIMEOUT(sz, holds_let_writers_in, 180)
 {
@@ -2163,24 +2052,33 @@ TEST_F_TIMEOUT(sz, holds_let_writers_in, 180)
 	w.end = calloc(HW_MAX, sizeof(*w.end));
 	ASSERT_NE(NULL, w.end);
 	for (unsigned int i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		w = (struct hold_writer){ .fd = fd, .off = nr * PG, .end = w.end };
-		ASSERT_EQ(0, pthread_create(&th, NULL, hold_writer_fn, &w));
-		usleep(10000);
-		t0 = now_s();
-		e = sz_call(self->dev, fd, modes[i], v, nr, NULL, 0, &a);
-		t1 = now_s();
-		atomic_store(&w.stop, true);
-		pthread_join(th, NULL);
-		late = writes_in(&w, t0 + (t1 - t0) * 0.6, t0 + (t1 - t0) * 0.95,
-				 &gap);
-		TH_LOG("mode %u: %.3f s; %lu writes in 60-95%% of it, the longest wait %.4f s",
-		       modes[i], t1 - t0, late, gap);
-		ASSERT_EQ(0, e);
-		EXPECT_FALSE(w.failed);
-		EXPECT_EQ(nr, a.ranges_done);
-		EXPECT_EQ(nr, a.hole_pages);
-		/* the page written stays: it is in no range */
-		EXPECT_EQ(BLK(1), blocks(fd));
+		/*
+		 * A vCPU the host does not run for the whole window lets no
+		 * write in either: a few calls, judged on the best.  A call
+		 * that holds i_rwsem throughout lets none in on any of them.
+		 */
+		for (int try = 0; try < 5; try++) {
+			w = (struct hold_writer){ .fd = fd, .off = nr * PG, .end = w.end };
+			ASSERT_EQ(0, pthread_create(&th, NULL, hold_writer_fn, &w));
+			usleep(10000);
+			t0 = now_s();
+			e = sz_call(self->dev, fd, modes[i], v, nr, NULL, 0, &a);
+			t1 = now_s();
+			atomic_store(&w.stop, true);
+			pthread_join(th, NULL);
+			late = writes_in(&w, t0 + (t1 - t0) * 0.6, t0 + (t1 - t0) * 0.95,
+					 &gap);
+			TH_LOG("mode %u: %.3f s; %lu writes in 60-95%% of it, the longest wait %.4f s",
+			       modes[i], t1 - t0, late, gap);
+			ASSERT_EQ(0, e);
+			EXPECT_FALSE(w.failed);
+			EXPECT_EQ(nr, a.ranges_done);
+			EXPECT_EQ(nr, a.hole_pages);
+			/* the page written stays: it is in no range */
+			EXPECT_EQ(BLK(1), blocks(fd));
+			if (late >= 2)
+				break;
+		}
 		EXPECT_LE(2UL, late);
 	}
 	free(w.end);
