@@ -588,7 +588,7 @@ static int sz_reclaim_entry(struct sz_call *c, void **entryp, pgoff_t first,
 	struct folio *folio = entry;
 	u64 *count = &c->args.busy_pages;
 	unsigned long data, removed;
-	bool cleaned;
+	bool cleaned, unwritten;
 	int mapcount;
 
 	/*
@@ -602,9 +602,20 @@ static int sz_reclaim_entry(struct sz_call *c, void **entryp, pgoff_t first,
 		c->args.swap_pages += nr;
 		return 0;
 	}
+	/*
+	 * Not uptodate: fallocated, or being filled or migrated, which holds
+	 * the folio lock until it is uptodate (sz_unwritten()).  Tested under
+	 * the lock, not waited for: a folio locked is busy.
+	 */
 	if (!folio_test_uptodate(folio)) {
-		c->args.unwritten_pages += nr;
-		return 0;
+		if (!folio_trylock(folio))
+			goto out;
+		unwritten = !folio_test_uptodate(folio);
+		folio_unlock(folio);
+		if (unwritten) {
+			c->args.unwritten_pages += nr;
+			return 0;
+		}
 	}
 	/*
 	 * Unlocked filter: a folio with data stays without taking the lock;

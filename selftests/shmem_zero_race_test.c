@@ -239,7 +239,7 @@ struct cell {
 	int pagemap, soft;	/* /proc/self/pagemap, SOFT_OFFLINE (-1: none) */
 	bool soft_on;		/* soft offline works (by madvise() if soft < 0) */
 	bool compact;		/* COMPACT_MEMORY is there */
-	bool no_unwritten;	/* no page is fallocated nor ever a hole */
+	bool no_unwritten;	/* never fallocated: a folio not uptodate is locked */
 	atomic_ulong mig_page;	/* the page the racer migrates now */
 	unsigned long so_moved, compactions, compact_moved;
 };
@@ -708,7 +708,7 @@ static void check_counts(struct cell *c, const struct vec *v,
 		     (unsigned long long)v->total, (unsigned long long)v->nr,
 		     (unsigned long long)sum, (unsigned long long)lo,
 		     (unsigned long long)hi, ARGS_ARG(a));
-	/* migrate (QUERY, ZERO_IN_PLACE): a folio not uptodate is being migrated */
+	/* migrate: a folio not uptodate is being migrated or written */
 	if (c->no_unwritten && a->unwritten_pages)
 		fail(c, F_UNWR, "%s of %llu pages in %llu ranges: %llu UNWRITTEN; " ARGS_FMT,
 		     mode_name(c->mode), (unsigned long long)v->total,
@@ -1962,7 +1962,7 @@ static void run_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self
 
 		for (uint64_t p = 0; p < n; p += 4)
 			ASSERT_EQ((ssize_t)PG, pwrite(c->fd, zero, PG, p * PG));
-		c->no_unwritten = mode == QUERY || mode == ZIP;
+		c->no_unwritten = true;
 	}
 
 	switch (racer) {
