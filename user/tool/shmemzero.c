@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include <shmemzero.h>
 
 #include "tool.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: shmemzero stat [--json] [--watch SECONDS]\n"
+"       shmemzero --version\n"
 "       shmemzero reset\n"
 "       shmemzero query   FILE | --pid PID [--fd N]  [--offset O] [--length L] [--json]\n"
 "       shmemzero reclaim FILE | --pid PID --fd N    [--offset O] [--length L] [--dry-run] [--json]\n"
@@ -185,24 +187,47 @@ static void progress(const char *verb, uint64_t done, uint64_t total,
 {
 	int width = 40, fill = total ? (int)(width * done / total) : width;
 
-	printf("\r%s [%.*s%*s] %3d%%  %.1f MiB freed", verb, fill,
-	       "########################################", width - fill, "",
-	       total ? (int)(100 * done / total) : 100, freed_bytes / 1048576.0);
-	fflush(stdout);
+	fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %.1f MiB freed", verb, fill,
+		"########################################", width - fill, "",
+		total ? (int)(100 * done / total) : 100, freed_bytes / 1048576.0);
+}
+
+/* One JSON object on a line of stdout; it takes @obj's reference. */
+void print_json_object(struct json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
+static void json_add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+	json_object_object_add(obj, key, json_object_new_uint64(v));
 }
 
 static void print_counts(const char *what, const struct sz_counts *c,
-			 bool json, const char *extra)
+			 bool json, const bool *dry_run)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
 	if (json) {
-		printf("{\"target\":\"%s\",\"page_size\":%ld,\"hole\":%" PRIu64
-		       ",\"zero\":%" PRIu64 ",\"data\":%" PRIu64 ",\"swap\":%" PRIu64
-		       ",\"unwritten\":%" PRIu64 ",\"freed\":%" PRIu64
-		       ",\"pinned\":%" PRIu64 ",\"busy\":%" PRIu64 "%s}\n",
-		       what, page, c->hole, c->zero, c->data, c->swap, c->unwritten,
-		       c->freed, c->pinned, c->busy, extra);
+		struct json_object *obj = json_object_new_object();
+
+		json_object_object_add(obj, "target", json_object_new_string(what));
+		json_add_u64(obj, "page_size", page);
+		json_add_u64(obj, "hole", c->hole);
+		json_add_u64(obj, "zero", c->zero);
+		json_add_u64(obj, "data", c->data);
+		json_add_u64(obj, "swap", c->swap);
+		json_add_u64(obj, "unwritten", c->unwritten);
+		json_add_u64(obj, "freed", c->freed);
+		json_add_u64(obj, "pinned", c->pinned);
+		json_add_u64(obj, "busy", c->busy);
+		if (dry_run) {
+			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
+			json_add_u64(obj, "would_free", c->zero);
+		}
+		print_json_object(obj);
 		return;
 	}
 	printf("%s\n", what);
@@ -235,7 +260,7 @@ static int query_fd(const struct opts *o, int fd, const char *what)
 	sz_close(h);
 	if (ret)
 		return fail(-ret, what);
-	print_counts(what, &c, o->json, "");
+	print_counts(what, &c, o->json, NULL);
 	return EXIT_OK;
 }
 
@@ -307,7 +332,7 @@ static int cmd_reclaim(const struct opts *o)
 {
 	struct sz_counts total = { 0 };
 	struct sz_handle *h;
-	bool tty = isatty(STDOUT_FILENO) && !o->json;
+	bool tty = isatty(STDERR_FILENO);
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t length, off;
 	const char *what;
@@ -342,22 +367,18 @@ static int cmd_reclaim(const struct opts *o)
 				 off + len, length, total.freed * page);
 	}
 	if (tty && length > 4 * STEP)
-		printf("\n");
+		fputc('\n', stderr);
 	sz_close(h);
 	close(fd);
 	if (ret)
 		return fail(-ret, what);
 	if (o->dry_run) {
-		char extra[64];
-
-		snprintf(extra, sizeof(extra), ",\"dry_run\":true,\"would_free\":%"
-			 PRIu64, total.zero);
-		print_counts(what, &total, o->json, extra);
+		print_counts(what, &total, o->json, &o->dry_run);
 		if (!o->json)
 			printf("dry run: up to %" PRIu64 " zero pages (%.1f MiB) would be freed\n",
 			       total.zero, total.zero * (double)page / 1048576);
 	} else {
-		print_counts(what, &total, o->json, "");
+		print_counts(what, &total, o->json, NULL);
 		if (!o->json)
 			printf("freed %" PRIu64 " pages (%.1f MiB)\n", total.freed,
 			       total.freed * (double)page / 1048576);
@@ -387,14 +408,37 @@ static int cmd_discard(const struct opts *o)
 	close(fd);
 	if (ret)
 		return fail(-ret, what);
-	if (o->json)
-		printf("{\"target\":\"%s\",\"bytes\":%" PRIu64 ",\"freed_pages\":%"
-		       PRIu64 ",\"hole_pages\":%" PRIu64 "}\n", what, length,
-		       st.freed_pages, st.hole_pages);
-	else
+	if (o->json) {
+		struct json_object *obj = json_object_new_object();
+
+		json_object_object_add(obj, "target", json_object_new_string(what));
+		json_add_u64(obj, "bytes", length);
+		json_add_u64(obj, "freed_pages", st.freed_pages);
+		json_add_u64(obj, "hole_pages", st.hole_pages);
+		print_json_object(obj);
+	} else {
 		printf("%s: discarded %" PRIu64 " bytes (%" PRIu64 " pages freed)\n",
 		       what, length, st.freed_pages);
+	}
 	return EXIT_OK;
+}
+
+/*
+ * At exit, as util-linux's close_stdout(): output that did not reach its
+ * file (a full disk, a closed pipe's reader aside) is a failure.
+ */
+static void close_stdout(void)
+{
+	bool failed = ferror(stdout);
+
+	errno = 0;
+	if (fclose(stdout))
+		failed = true;
+	if (failed && errno != EPIPE) {
+		fprintf(stderr, "%s: write error%s%s\n", prog, errno ? ": " : "",
+			errno ? strerror(errno) : "");
+		_exit(EXIT_FAIL);
+	}
 }
 
 int main(int argc, char **argv)
@@ -415,11 +459,16 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c;
 
+	atexit(close_stdout);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("shmemzero %s\n", SHMEMZERO_VERSION);
+		return EXIT_OK;
+	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return EXIT_OK;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
+#include <json-c/json.h>
 #include <linux/shmem_zero.h>
 
 #include "tool.h"
@@ -38,6 +39,32 @@ static const char *const mode_stat_names[SHMEM_ZERO_A_MODE_MAX + 1] = {
 	[SHMEM_ZERO_A_MODE_BYTES] = "bytes",
 	[SHMEM_ZERO_A_MODE_TIME_NS] = "time_ns",
 };
+
+/* Attribute types and lengths are checked by libnl before they are read. */
+static struct nla_policy top_policy[SHMEM_ZERO_A_MAX + 1] = {
+	[SHMEM_ZERO_A_MODE] = { .type = NLA_NESTED },
+	[SHMEM_ZERO_A_ERROR] = { .type = NLA_NESTED },
+	[SHMEM_ZERO_A_HOLE_PAGES ... SHMEM_ZERO_A_BUSY_PAGES] = { .type = NLA_U64 },
+};
+static struct nla_policy mode_policy[SHMEM_ZERO_A_MODE_MAX + 1] = {
+	[SHMEM_ZERO_A_MODE_ID] = { .type = NLA_U32 },
+	[SHMEM_ZERO_A_MODE_CALLS ... SHMEM_ZERO_A_MODE_TIME_NS] = { .type = NLA_U64 },
+};
+static struct nla_policy error_policy[SHMEM_ZERO_A_ERROR_MAX + 1] = {
+	[SHMEM_ZERO_A_ERROR_ERRNO] = { .type = NLA_U32 },
+	[SHMEM_ZERO_A_ERROR_COUNT] = { .type = NLA_U64 },
+};
+
+/* "EINTR", or the number for an errno glibc has no name for; "other" for 0. */
+static const char *errno_name(uint32_t err, char *buf, size_t len)
+{
+	const char *name = err ? strerrorname_np(err) : "other";
+
+	if (name)
+		return name;
+	snprintf(buf, len, "%u", err);
+	return buf;
+}
 
 /* Exit status for a libnl error. */
 static int nl_status(int err)
@@ -76,7 +103,7 @@ static int parse_reply(struct nl_msg *msg, void *arg)
 	struct nlattr *a[SHMEM_ZERO_A_MAX + 1], *nest;
 	int rem, i;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, SHMEM_ZERO_A_MAX, NULL))
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, SHMEM_ZERO_A_MAX, top_policy))
 		return NL_SKIP;
 	for (i = 0; i < NR_PAGES; i++)
 		if (a[SHMEM_ZERO_A_HOLE_PAGES + i])
@@ -88,14 +115,14 @@ static int parse_reply(struct nl_msg *msg, void *arg)
 		uint32_t id;
 
 		if (nla_type(nest) == SHMEM_ZERO_A_MODE &&
-		    !nla_parse_nested(m, SHMEM_ZERO_A_MODE_MAX, nest, NULL) &&
+		    !nla_parse_nested(m, SHMEM_ZERO_A_MODE_MAX, nest, mode_policy) &&
 		    m[SHMEM_ZERO_A_MODE_ID] &&
 		    (id = nla_get_u32(m[SHMEM_ZERO_A_MODE_ID])) < NR_MODES) {
 			for (i = SHMEM_ZERO_A_MODE_CALLS; i <= SHMEM_ZERO_A_MODE_MAX; i++)
 				if (m[i])
 					st->mode[id][i] = nla_get_u64(m[i]);
 		} else if (nla_type(nest) == SHMEM_ZERO_A_ERROR &&
-			   !nla_parse_nested(e, SHMEM_ZERO_A_ERROR_MAX, nest, NULL) &&
+			   !nla_parse_nested(e, SHMEM_ZERO_A_ERROR_MAX, nest, error_policy) &&
 			   e[SHMEM_ZERO_A_ERROR_ERRNO] && e[SHMEM_ZERO_A_ERROR_COUNT] &&
 			   st->nr_errors < NR_ERRORS) {
 			st->errors[st->nr_errors].err =
@@ -143,6 +170,7 @@ out:
 
 static void print_table(const struct stats *st)
 {
+	char name[16];
 	int i;
 
 	printf("%-14s %12s %8s %14s %16s %12s\n",
@@ -161,31 +189,39 @@ static void print_table(const struct stats *st)
 		       st->pages[i], st->pages[i] * (double)getpagesize() / (1 << 20));
 	for (i = 0; i < st->nr_errors; i++)
 		printf("errors %-9s %14" PRIu64 "\n",
-		       st->errors[i].err ? strerrorname_np(st->errors[i].err) : "other",
+		       errno_name(st->errors[i].err, name, sizeof(name)),
 		       st->errors[i].count);
 }
 
 static void print_json(const struct stats *st)
 {
+	struct json_object *obj = json_object_new_object(), *modes, *pages, *errors;
+	char name[16];
 	int i, j;
 
-	printf("{\"modes\":{");
+	modes = json_object_new_object();
 	for (i = 0; i < NR_MODES; i++) {
-		printf("%s\"%s\":{", i ? "," : "", mode_names[i]);
+		struct json_object *m = json_object_new_object();
+
 		for (j = SHMEM_ZERO_A_MODE_CALLS; j <= SHMEM_ZERO_A_MODE_MAX; j++)
-			printf("%s\"%s\":%" PRIu64, j > SHMEM_ZERO_A_MODE_CALLS ? "," : "",
-			       mode_stat_names[j], st->mode[i][j]);
-		printf("}");
+			json_object_object_add(m, mode_stat_names[j],
+					       json_object_new_uint64(st->mode[i][j]));
+		json_object_object_add(modes, mode_names[i], m);
 	}
-	printf("},\"pages\":{");
+	json_object_object_add(obj, "modes", modes);
+	pages = json_object_new_object();
 	for (i = 0; i < NR_PAGES; i++)
-		printf("%s\"%s\":%" PRIu64, i ? "," : "", page_names[i], st->pages[i]);
-	printf("},\"page_size\":%d,\"errors\":{", getpagesize());
+		json_object_object_add(pages, page_names[i],
+				       json_object_new_uint64(st->pages[i]));
+	json_object_object_add(obj, "pages", pages);
+	json_object_object_add(obj, "page_size", json_object_new_int(getpagesize()));
+	errors = json_object_new_object();
 	for (i = 0; i < st->nr_errors; i++)
-		printf("%s\"%s\":%" PRIu64, i ? "," : "",
-		       st->errors[i].err ? strerrorname_np(st->errors[i].err) : "other",
-		       st->errors[i].count);
-	printf("}}\n");
+		json_object_object_add(errors,
+				       errno_name(st->errors[i].err, name, sizeof(name)),
+				       json_object_new_uint64(st->errors[i].count));
+	json_object_object_add(obj, "errors", errors);
+	print_json_object(obj);
 }
 
 int cmd_stat(bool json, unsigned int watch)

@@ -15,7 +15,10 @@ enum {
 	EXIT_NOT_TMPFS	= 6,	/* the file is not on tmpfs */
 };
 
+struct json_object;
+
 int cmd_stat(bool json, unsigned int watch);
+void print_json_object(struct json_object *obj);
 int cmd_reset(void);
 
 #endif

@@ -8,8 +8,9 @@ set -uo pipefail
 tool=$(realpath "${1:-user/tool/shmemzero}")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+head -c 8192 /dev/zero >"$dir/plain"
 n=0
-echo "1..8"
+echo "1..12"
 # check NAME WANT CMD...: the command's exit status must be WANT.
 check() {
 	local name=$1 want=$2 got
@@ -99,4 +100,25 @@ else
 		n=$((n + 1))
 		echo "not ok $n - shmemzero: fallback query as $w # needs root and setpriv"
 	done
+fi
+
+# --version; output errors (a full disk) fail the command; JSON of a path
+# that needs escaping parses and gives the path back.
+check "--version" 0 "$tool" --version
+n=$((n + 1))
+if "$tool" --version 2>&1 | grep -Eq '^shmemzero [0-9]+\.[0-9]+'; then
+	echo "ok $n - shmemzero: --version prints 'shmemzero X.Y'"
+else
+	echo "not ok $n - shmemzero: --version prints 'shmemzero X.Y'"
+fi
+check "query to a full stdout (/dev/full) fails (1)" 1 \
+	sh -c "exec \"\$0\" query \"\$1\" >/dev/full" "$tool" "$dir/plain"
+odd=$dir/$'q"uote\\back\tslash\nnl'
+head -c 8192 /dev/zero >"$odd"
+n=$((n + 1))
+if got=$("$tool" query --json "$odd" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["target"])') && [ "$got" = "$odd" ]; then
+	echo "ok $n - shmemzero: query --json of a path with quote, backslash, tab, newline parses"
+else
+	echo "not ok $n - shmemzero: query --json of a path with quote, backslash, tab, newline parses"
 fi

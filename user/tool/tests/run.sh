@@ -3,11 +3,11 @@
 # "ok - "/"not ok - " line per check.  Usage: user/tool/tests/run.sh (from the
 # repository root).
 set -uo pipefail
-tool=user/tool/shmemzero
+tool=${SHMEMZERO_TOOL:-user/tool/shmemzero}
 holder=user/tool/tests/holder
 # The checks below, one t call each: the plan, printed first, so a check that
 # never reports counts as a failure.  Keep it equal to the number of t calls.
-plan=24
+plan=25
 echo "1..$plan"
 fails=0 ran=0
 t() {	# t NAME CMD...: pass when CMD succeeds
@@ -110,13 +110,16 @@ wait $hpid; hrc=$?
 echo "# holder: $(tail -n1 /tmp/holder.out)"
 t "the process's data is intact (0 wrong pages)" test $hrc = 0
 
-# On a terminal, long work shows a progress bar (script(1) gives a pty).
+# Long work shows a progress bar on stderr when stderr is a terminal
+# (script(1) gives a pty), and never on stdout, which stays parseable.
 g=/dev/shm/sz-tool-big
 truncate -s 512M $g
-script -qec "$tool reclaim $g" /dev/null >/tmp/tty.out
-t "reclaim on a TTY shows a progress bar to 100%" grep -q 'reclaim \[#*\] 100%' /tmp/tty.out
-$tool reclaim $g >/tmp/notty.out
-t "no progress bar when stdout is not a TTY" sh -c "! grep -q '%' /tmp/notty.out"
+script -qec "$tool reclaim $g >/dev/null" /dev/null >/tmp/tty.out
+t "reclaim with stderr on a TTY shows a progress bar to 100%" grep -q 'reclaim \[#*\] 100%' /tmp/tty.out
+script -qec "$tool reclaim $g --json 2>/dev/null" /dev/null >/tmp/tty-json.out
+t "no progress bar on stdout, even on a TTY: --json parses" sh -c "! grep -q '%' /tmp/tty-json.out && tr -d '\\r' </tmp/tty-json.out | python3 -c 'import json, sys; json.load(sys.stdin)'"
+$tool reclaim $g 2>/tmp/notty.err >/dev/null
+t "no progress bar when stderr is not a TTY" sh -c "! grep -q '%' /tmp/notty.err"
 rm -f $g
 
 # Permissions and bad arguments: message and exit code each.
