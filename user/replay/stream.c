@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include <json-c/json.h>
+
 #include "stream.h"
 
 #define QEMU_VM_FILE_MAGIC		0x5145564d
@@ -72,8 +73,9 @@ struct parser {
 	/* VMDESCRIPTION: where, and the parsed JSON or why it failed */
 	bool vmdesc_found;
 	size_t vmdesc_at;
-	struct json json;
-	const struct json_node *devices, *cursor;
+	struct json_object *vmdesc;	/* the whole description */
+	struct json_object *devices;	/* its "devices" array */
+	struct json_object *index;	/* "name/instance" -> index in devices */
 	char json_err[160];
 };
 
@@ -151,17 +153,73 @@ static int callback(struct parser *p, size_t at, int ret, const char *what)
 
 /* ---- VMDESCRIPTION ------------------------------------------------------ */
 
+/* A member of @obj of one JSON type, or NULL. */
+static struct json_object *member(struct json_object *obj, const char *key,
+				  enum json_type type)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+/* A string member's text, an integer member's value (def if none). */
+static const char *member_str(struct json_object *obj, const char *key)
+{
+	return json_object_get_string(member(obj, key, json_type_string));
+}
+
+static int64_t member_int(struct json_object *obj, const char *key, int64_t def)
+{
+	struct json_object *v = member(obj, key, json_type_int);
+
+	return v ? json_object_get_int64(v) : def;
+}
+
+/*
+ * Index the devices by "name/instance_id" (the first of a name and instance
+ * wins): a section finds its description in one hash lookup.
+ */
+static int index_devices(struct parser *p)
+{
+	size_t i, n = json_object_array_length(p->devices);
+	char key[300];
+
+	p->index = json_object_new_object();
+	if (!p->index)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(p->devices, i);
+		const char *name = member_str(d, "name");
+
+		if (!name)
+			continue;
+		snprintf(key, sizeof(key), "%.255s/%lld", name,
+			 (long long)member_int(d, "instance_id", -1));
+		if (!json_object_object_get_ex(p->index, key, NULL) &&
+		    json_object_object_add(p->index, key, json_object_new_int64(i)))
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * The file ends with u8 QEMU_VM_VMDESCRIPTION, be32 len, len bytes of JSON.
- * JSON holds no 0x06 byte, so the last match from the end is the one.
+ * JSON holds no 0x06 byte, so the last match from the end is the one; the
+ * scan goes back SZR_VMDESC_MAX bytes at most (QEMU's description of a
+ * large machine is a few hundred KiB).
  */
 static void find_vmdesc(struct parser *p)
 {
-	char why[64];
-	size_t q, at;
+	struct json_tokener *tok;
+	enum json_tokener_error e;
+	size_t q, stop, len;
 
 	if (p->len < 6)
 		return;
+	stop = p->len - 6 > SZR_VMDESC_MAX ? p->len - 6 - SZR_VMDESC_MAX : 0;
 	for (q = p->len - 6;; q--) {
 		const uint8_t *b = p->buf + q;
 
@@ -172,67 +230,75 @@ static void find_vmdesc(struct parser *p)
 			p->vmdesc_at = q;
 			break;
 		}
-		if (!q)
+		if (q == stop)
 			return;
 	}
-	if (json_parse(&p->json, (const char *)p->buf + q + 5, p->len - q - 5,
-		       &at, why, sizeof(why))) {
-		snprintf(p->json_err, sizeof(p->json_err),
-			 "its JSON is invalid at offset %zu: %s", q + 5 + at,
-			 why);
-		json_free(&p->json);
+	len = p->len - q - 5;
+	tok = json_tokener_new_ex(SZR_VMDESC_DEPTH);
+	if (!tok) {
+		snprintf(p->json_err, sizeof(p->json_err), "out of memory");
 		return;
 	}
-	p->devices = json_get(&p->json, json_root(&p->json), "devices");
-	if (!p->devices || p->devices->type != JSON_ARRAY) {
+	p->vmdesc = json_tokener_parse_ex(tok, (const char *)p->buf + q + 5, (int)len);
+	e = json_tokener_get_error(tok);
+	if (!p->vmdesc || e != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		snprintf(p->json_err, sizeof(p->json_err),
+			 "its JSON is invalid at offset %zu: %s",
+			 q + 5 + json_tokener_get_parse_end(tok),
+			 e == json_tokener_continue ? "unexpected end" :
+			 e != json_tokener_success ? json_tokener_error_desc(e) :
+			 "data after the value");
+		json_object_put(p->vmdesc);
+		p->vmdesc = NULL;
+		json_tokener_free(tok);
+		return;
+	}
+	json_tokener_free(tok);
+	p->devices = member(p->vmdesc, "devices", json_type_array);
+	if (!p->devices)
 		snprintf(p->json_err, sizeof(p->json_err),
 			 "it has no \"devices\" array");
+	else if (index_devices(p)) {
+		snprintf(p->json_err, sizeof(p->json_err), "out of memory");
 		p->devices = NULL;
 	}
 }
 
-/* The description of device (name, instance), in section order. */
-static const struct json_node *find_device(struct parser *p, const char *name,
-					   uint32_t instance)
+/* The description of device (name, instance). */
+static struct json_object *find_device(struct parser *p, const char *name,
+				       uint32_t instance)
 {
-	const struct json_node *d, *start = p->cursor;
-	int pass;
+	struct json_object *i;
+	char key[300];
 
-	for (pass = 0; pass < 2; pass++) {
-		d = pass ? json_first(&p->json, p->devices) : start;
-		for (; d && (pass == 0 || d != start); d = json_next(&p->json, d)) {
-			const char *n = json_str(&p->json, d, "name");
-
-			if (n && !strcmp(n, name) &&
-			    json_int(&p->json, d, "instance_id", -1) ==
-			    (int64_t)instance) {
-				p->cursor = json_next(&p->json, d);
-				return d;
-			}
-		}
-	}
-	return NULL;
+	snprintf(key, sizeof(key), "%.255s/%u", name, instance);
+	if (!json_object_object_get_ex(p->index, key, &i))
+		return NULL;
+	return json_object_array_get_idx(p->devices, json_object_get_int64(i));
 }
 
 /* Skip the fields and subsections vmsd describes (a device or subsection). */
-static int skip_vmsd(struct parser *p, const struct json_node *vmsd,
+static int skip_vmsd(struct parser *p, struct json_object *vmsd,
 		     const char *dev, int depth)
 {
-	const struct json_node *fields = json_get(&p->json, vmsd, "fields");
-	const struct json_node *subs = json_get(&p->json, vmsd, "subsections");
-	const struct json_node *f;
+	struct json_object *fields = member(vmsd, "fields", json_type_array);
+	struct json_object *subs = member(vmsd, "subsections", json_type_array);
+	size_t i, nf = fields ? json_object_array_length(fields) : 0;
+	size_t ns = subs ? json_object_array_length(subs) : 0;
 
 	if (depth > 32)
 		return perr(p, p->pos, "device '%s': subsections nested too deep",
 			    dev);
-	if ((fields && fields->type != JSON_ARRAY) ||
-	    (subs && subs->type != JSON_ARRAY))
+	if ((!fields && json_object_object_get_ex(vmsd, "fields", NULL)) ||
+	    (!subs && json_object_object_get_ex(vmsd, "subsections", NULL)))
 		return perr(p, p->pos, "device '%s': VMDESCRIPTION fields or "
 			    "subsections are not arrays", dev);
-	for (f = json_first(&p->json, fields); f; f = json_next(&p->json, f)) {
-		int64_t size = json_int(&p->json, f, "size", -1);
-		int64_t n = json_int(&p->json, f, "array_len", 1);
-		const char *name = json_str(&p->json, f, "name");
+	for (i = 0; i < nf; i++) {
+		struct json_object *f = json_object_array_get_idx(fields, i);
+		int64_t size = member_int(f, "size", -1);
+		int64_t n = member_int(f, "array_len", 1);
+		const char *name = member_str(f, "name");
 
 		if (size < 0 || n < 1 || size > UINT32_MAX || n > INT32_MAX)
 			return perr(p, p->pos, "device '%s': field '%s' has no "
@@ -242,8 +308,9 @@ static int skip_vmsd(struct parser *p, const struct json_node *vmsd,
 			return -1;
 		p->pos += (size_t)(size * n);
 	}
-	for (f = json_first(&p->json, subs); f; f = json_next(&p->json, f)) {
-		const char *want = json_str(&p->json, f, "vmsd_name");
+	for (i = 0; i < ns; i++) {
+		struct json_object *f = json_object_array_get_idx(subs, i);
+		const char *want = member_str(f, "vmsd_name");
 		size_t at = p->pos;
 		char name[256];
 		uint32_t version;
@@ -273,7 +340,7 @@ static int skip_vmsd(struct parser *p, const struct json_node *vmsd,
 static int skip_device(struct parser *p, size_t at, const char *name,
 		       uint32_t instance)
 {
-	const struct json_node *d;
+	struct json_object *d;
 
 	if (!p->vmdesc_found)
 		return perr(p, at, "device section '%s' cannot be skipped: the "
@@ -408,8 +475,9 @@ static int ram_body(struct parser *p)
 		}
 		switch (flags & ~RAM_SAVE_FLAG_CONTINUE) {
 		case RAM_SAVE_FLAG_MEM_SIZE:
-			if (ram_blocks(p, offset))
-				return -1;
+			ret = ram_blocks(p, offset);
+			if (ret)	/* -1, or the blocks callback's errno */
+				return ret;
 			break;
 		case RAM_SAVE_FLAG_ZERO:
 			if (get8(p, "a zero page's fill byte", &byte))
@@ -622,8 +690,7 @@ int szr_parse(const uint8_t *buf, size_t len, const struct szr_ops *ops,
 	}
 	find_vmdesc(&p);
 	if (p.devices) {
-		int64_t ps = json_int(&p.json, json_root(&p.json), "page_size",
-				      0);
+		int64_t ps = member_int(p.vmdesc, "page_size", 0);
 
 		if (ps && (ps < 4096 || ps > 65536 || (ps & (ps - 1)))) {
 			perr(&p, p.vmdesc_at, "VMDESCRIPTION page_size %lld",
@@ -684,6 +751,7 @@ int szr_parse(const uint8_t *buf, size_t len, const struct szr_ops *ops,
 	info->vmdesc_offset = p.vmdesc_at;
 	ret = 0;
 out:
-	json_free(&p.json);
+	json_object_put(p.index);
+	json_object_put(p.vmdesc);
 	return ret;
 }

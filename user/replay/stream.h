@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #define SZR_MAX_BLOCKS		64
+/* The VMDESCRIPTION: how far from the end it may start, its JSON nesting. */
+#define SZR_VMDESC_MAX		(16u << 20)
+#define SZR_VMDESC_DEPTH	256
 
 struct szr_block {
 	char name[256];

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <json-c/json.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -785,36 +786,47 @@ static void print_info(const struct szr_info *in)
 	       in->vmdesc ? "present" : "absent");
 }
 
+static void json_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
 static void print_json(enum strategy s, const char *pf, unsigned int rep,
 		       const struct result *res, const struct szr_info *layout,
 		       bool checked)
 {
-	const char *e;
+	struct json_object *o = json_object_new_object();
 
-	printf("{\"strategy\":\"%s\",\"prefill\":\"%s\",\"rep\":%u,"
-	       "\"expected_correct\":%s,", strategies[s].name, pf, rep,
-	       strategies[s].correct ? "true" : "false");
+	json_add(o, "strategy", json_object_new_string(strategies[s].name));
+	json_add(o, "prefill", json_object_new_string(pf));
+	json_add(o, "rep", json_object_new_uint64(rep));
+	json_add(o, "expected_correct", json_object_new_boolean(strategies[s].correct));
 	if (res->error[0]) {
-		printf("\"error\":\"");
-		for (e = res->error; *e; e++)
-			printf(*e == '"' || *e == '\\' ? "\\%c" : "%c", *e);
-		printf("\"}\n");
-		return;
+		json_add(o, "error", json_object_new_string(res->error));
+		goto print;
 	}
-	printf("\"zero_ms\":%.3f,\"total_ms\":%.3f,\"syscalls\":%" PRIu64
-	       ",\"minor_faults\":%" PRIu64 ",\"shmem_kb\":%ld,"
-	       "\"alloc_kb\":%ld,\"zero_pages\":%" PRIu64 ",\"data_pages\":%"
-	       PRIu64 ",\"zero_runs\":%" PRIu64 ",\"shmem_huge_kb\":%ld,"
-	       "\"anon_kb\":%ld", res->zero_ms, res->total_ms, res->syscalls,
-	       res->faults, res->shmem_kb, res->alloc_kb, layout->zero_pages,
-	       layout->data_pages, res->zero_runs, res->huge_kb, res->anon_kb);
+	json_add(o, "zero_ms", json_object_new_double(res->zero_ms));
+	json_add(o, "total_ms", json_object_new_double(res->total_ms));
+	json_add(o, "syscalls", json_object_new_uint64(res->syscalls));
+	json_add(o, "minor_faults", json_object_new_uint64(res->faults));
+	json_add(o, "shmem_kb", json_object_new_int64(res->shmem_kb));
+	json_add(o, "alloc_kb", json_object_new_int64(res->alloc_kb));
+	json_add(o, "zero_pages", json_object_new_uint64(layout->zero_pages));
+	json_add(o, "data_pages", json_object_new_uint64(layout->data_pages));
+	json_add(o, "zero_runs", json_object_new_uint64(res->zero_runs));
+	json_add(o, "shmem_huge_kb", json_object_new_int64(res->huge_kb));
+	json_add(o, "anon_kb", json_object_new_int64(res->anon_kb));
 	if (res->path)
-		printf(",\"lib_path\":\"%s\"", res->path);
-	if (checked)
-		printf(",\"compared_pages\":%" PRIu64 ",\"wrong_pages\":%"
-		       PRIu64 ",\"stale_pages\":%" PRIu64, res->compared,
-		       res->wrong, res->stale);
-	printf("}\n");
+		json_add(o, "lib_path", json_object_new_string(res->path));
+	if (checked) {
+		json_add(o, "compared_pages", json_object_new_uint64(res->compared));
+		json_add(o, "wrong_pages", json_object_new_uint64(res->wrong));
+		json_add(o, "stale_pages", json_object_new_uint64(res->stale));
+	}
+print:
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 }
 
 /* One line (a JSON object with json) per run. */

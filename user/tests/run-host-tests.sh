@@ -13,13 +13,15 @@ mkdir -p "$out"
 rc=0
 # Each runner is announced up front and before its results, so one that
 # dies before its plan is a failure (scripts/tally).
-runners=("user/tests/test_lib" "test-replay.py record" "test-replay.py host"
+runners=("user/tests/test_lib" "user/tests/test_stream" "test-replay.py record" "test-replay.py host"
 	 "user/tests/test-install.sh" "user/tests/test-fuzz.sh"
 	 "user/tool/tests/host.sh" "valgrind")
 printf '# expect: %s\n' "${runners[@]}"
 
 echo "# producer: user/tests/test_lib"
 user/tests/test_lib || rc=1
+echo "# producer: user/tests/test_stream"
+user/tests/test_stream user/replay/corpus/seed-full || rc=1
 echo "# producer: test-replay.py record"
 /usr/bin/python3 user/tests/test-replay.py record "$out" || rc=1
 echo "# producer: test-replay.py host"
