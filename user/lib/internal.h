@@ -16,7 +16,8 @@
 _Static_assert(sizeof(off_t) == 8, "libshmemzero needs a 64-bit off_t");
 
 struct sz_handle {
-	int fd;
+	int fd;				/* our dup of the caller's fd */
+	pid_t owner;			/* the process that opened it */
 	int dev;			/* /dev/shmem_zero, or -1 */
 	int path;			/* enum sz_path */
 	unsigned int flags;		/* SZ_OPEN_* */
@@ -28,6 +29,7 @@ struct sz_handle {
 	struct shmem_zero_range *runs;
 	size_t nr, cap, batch;
 	struct sz_stats st;
+	unsigned char *io, *zero;	/* zero-in-place fallback buffers */
 };
 
 /* Is [off, off + len) inside the region, and page aligned if asked? */

@@ -165,68 +165,81 @@ bool sz__all_zero(const unsigned char *p, size_t len)
 
 #define SZ_IO_PAGES	64
 
+/* One page of zeros at @off: a short write goes on, EINTR is retried. */
+static int write_zero_page(struct sz_handle *h, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < h->page) {
+		ssize_t w = pwrite(h->fd, h->zero + done, h->page - done,
+				   (off_t)(off + done));
+
+		h->st.syscalls++;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 /*
  * ZERO_IN_PLACE without the module: SEEK_DATA skips holes (cheap on tmpfs),
  * pread() reads the rest (holes read as zero without being allocated), and
- * only non-zero pages are overwritten.  Swapped pages are read back.
+ * only non-zero pages are overwritten.  Swapped pages are read back.  The
+ * buffers are the handle's, allocated on first use.
  */
 static int zero_in_place(struct sz_handle *h, uint64_t pos, uint64_t end)
 {
 	size_t chunk = SZ_IO_PAGES * h->page;
-	unsigned char *buf = malloc(chunk), *zero = calloc(1, h->page);
-	int ret = 0;
+	int ret;
 
-	if (!buf || !zero) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!h->io)
+		h->io = malloc(chunk);
+	if (!h->zero)
+		h->zero = calloc(1, h->page);
+	if (!h->io || !h->zero)
+		return -ENOMEM;
 	while (pos < end) {
 		off_t data = lseek(h->fd, (off_t)pos, SEEK_DATA);
 		uint64_t n, got = 0, p;
 
 		h->st.syscalls++;
-		if (data < 0) {
-			ret = errno == ENXIO ? 0 : -errno;
-			break;
-		}
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
 		pos = (uint64_t)data & ~(h->page - 1);
 		if (pos >= end)
 			break;
 		n = end - pos < chunk ? end - pos : chunk;
 		while (got < n) {
-			ssize_t r = pread(h->fd, buf + got, n - got,
+			ssize_t r = pread(h->fd, h->io + got, n - got,
 					  (off_t)(pos + got));
 
 			h->st.syscalls++;
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r < 0) {
-				ret = -errno;
-				goto out;
-			}
+			if (r < 0)
+				return -errno;
 			if (r == 0)	/* EOF: nothing past it to clear */
 				break;
 			got += (uint64_t)r;
 		}
 		for (p = 0; p < got; p += h->page) {
-			if (sz__all_zero(buf + p, h->page))
+			if (sz__all_zero(h->io + p, h->page))
 				continue;
-			h->st.syscalls++;
-			if (pwrite(h->fd, zero, h->page, (off_t)(pos + p)) !=
-			    (ssize_t)h->page) {
-				ret = errno ? -errno : -EIO;
-				goto out;
-			}
+			ret = write_zero_page(h, pos + p);
+			if (ret)
+				return ret;
 			h->st.zeroed_pages++;
 		}
 		if (got < n)
 			break;
 		pos += n;
 	}
-out:
-	free(buf);
-	free(zero);
-	return ret;
+	return 0;
 }
 
 static int fallback_apply(struct sz_handle *h, const struct shmem_zero_range *r)
@@ -262,6 +275,9 @@ static int apply_runs(struct sz_handle *h, const struct shmem_zero_range *r,
 	int ret = 0;
 
 	*done = 0;
+	/* A forked child does not apply its parent's runs (sz_free() them). */
+	if (n && getpid() != h->owner)
+		return -ECHILD;
 	while (*done < n) {
 		size_t first = *done;
 
@@ -588,7 +604,14 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->fd = fd;
+	/* Our own fd: the caller's number may be closed and reused. */
+	h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (h->fd < 0) {
+		ret = -errno;
+		free(h);
+		return ret;
+	}
+	h->owner = getpid();
 	h->dev = -1;
 	h->path = SZ_PATH_FALLBACK;
 	h->flags = flags;
@@ -622,8 +645,22 @@ SZ_EXPORT int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 fail:
 	if (h->dev >= 0)
 		close(h->dev);
+	close(h->fd);
 	free(h);
 	return ret;
+}
+
+SZ_EXPORT void sz_free(struct sz_handle *h)
+{
+	if (!h)
+		return;
+	if (h->dev >= 0)
+		close(h->dev);
+	close(h->fd);
+	free(h->runs);
+	free(h->io);
+	free(h->zero);
+	free(h);
 }
 
 SZ_EXPORT int sz_close(struct sz_handle *h)
@@ -633,10 +670,7 @@ SZ_EXPORT int sz_close(struct sz_handle *h)
 	if (!h)
 		return 0;
 	ret = sz_flush(h);
-	if (h->dev >= 0)
-		close(h->dev);
-	free(h->runs);
-	free(h);
+	sz_free(h);
 	return ret;
 }
 

@@ -14,7 +14,21 @@
  *
  * Thread safety: a handle belongs to one thread at a time (no internal
  * lock; as with an io_uring).  Handles are independent: threads may use
- * their own handles on the same file concurrently.
+ * their own handles on the same file concurrently, provided that a page
+ * one handle has pending is not written through another before that
+ * handle flushes it (the pending zero would wipe the write): QEMU's
+ * multifd threads receive disjoint pages between two syncs, and flush at
+ * each sync.
+ *
+ * fork(): a child inherits the handle and its pending runs, which belong
+ * to the parent.  In the child every call that would apply them
+ * (sz_flush(), sz_flush_range(), sz_close(), and sz_add_zero(),
+ * sz_before_write() or sz_query() when they have to) fails with -ECHILD
+ * and applies nothing; the child releases the handle with sz_free().
+ *
+ * The handle keeps its own duplicate of the fd (F_DUPFD_CLOEXEC): the
+ * caller may close its fd, and a new file that reuses the number is not
+ * touched.
  *
  * See libshmemzero(3).
  */
@@ -86,14 +100,16 @@ struct sz_stats {
 };
 
 /*
- * Open a handle on bytes [fd_offset, fd_offset + length) of fd, which must
- * stay open while the handle lives.  batch: pending runs that trigger a
- * flush (0: 4096).  Probes the device once with an empty vector.
+ * Open a handle on bytes [fd_offset, fd_offset + length) of fd (the handle
+ * holds a duplicate of it).  batch: pending runs that trigger a flush
+ * (0: 4096).  Probes the device once with an empty vector.
  */
 int sz_open(struct sz_handle **hp, int fd, uint64_t fd_offset,
 	    uint64_t length, unsigned int flags, unsigned int batch);
 /* Flush, then free the handle (always freed); the flush's result. */
 int sz_close(struct sz_handle *h);
+/* Free the handle without applying its pending runs (a forked child). */
+void sz_free(struct sz_handle *h);
 /* SZ_PATH_IOCTL or SZ_PATH_FALLBACK. */
 int sz_path(const struct sz_handle *h);
 

@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shmemzero.h"
@@ -845,6 +847,108 @@ static bool t_large_offset(const struct path *p)
 	return true;
 }
 
+/* The handle has its own fd: the caller's number, closed and reused, is not. */
+static bool t_fd_reuse(const struct path *p)
+{
+	int a = new_memfd(2, 0x31), b;
+	struct sz_handle *h = open_h(p, a, 0, 2 * pg, 0, 0);
+
+	CHECK(h, "open");
+	CHECK(!sz_add_zero(h, 0, pg), "queue page 0");
+	close(a);
+	b = new_memfd(2, 0x32);
+	CHECK(b == a, "the new memfd got fd %d, not %d", b, a);
+	CHECK(!sz_flush(h), "flush");
+	CHECK(page_is(b, 0, 0x32) && page_is(b, 1, 0x32),
+	      "the file that reused the fd number is untouched");
+	sz_close(h);
+	close(b);
+	return true;
+}
+
+/* Run fn in a child; its exit status 0 is success. */
+static bool in_child(bool (*fn)(struct sz_handle *h, int fd),
+		     struct sz_handle *h, int fd)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(h, fd) ? 0 : 1);
+	return pid > 0 && waitpid(pid, &status, 0) == pid &&
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static bool child_closes(struct sz_handle *h, int fd)
+{
+	return sz_flush(h) == -ECHILD && sz_flush_range(h, 0, pg) == -ECHILD &&
+	       sz_close(h) == -ECHILD && page_is(fd, 0, 0x41);
+}
+
+static bool child_frees(struct sz_handle *h, int fd)
+{
+	sz_free(h);
+	return page_is(fd, 0, 0x41);
+}
+
+/*
+ * fork(): the child's flush, flush_range and close apply nothing of the
+ * parent's pending runs (-ECHILD), nor does sz_free(); the parent's do.
+ */
+static bool t_fork(const struct path *p)
+{
+	int fd = new_memfd(2, 0x41);
+	struct sz_handle *h = open_h(p, fd, 0, 2 * pg, 0, 0);
+
+	CHECK(h, "open");
+	CHECK(!sz_add_zero(h, 0, pg), "queue page 0");
+	CHECK(in_child(child_closes, h, fd),
+	      "in a child: flush, flush_range, close fail with ECHILD, page 0 kept");
+	CHECK(in_child(child_frees, h, fd), "in a child: sz_free(), page 0 kept");
+	CHECK(page_is(fd, 0, 0x41), "page 0 still holds data");
+	CHECK(!sz_flush(h), "the parent's flush");
+	CHECK(page_is(fd, 0, 0) && page_is(fd, 1, 0x41), "the parent's run applied");
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+/*
+ * Zero in place past RLIMIT_FSIZE: the fallback's pwrite() of page 2 is
+ * short (it stops at the limit), the rest fails with EFBIG, and that is the
+ * error (not an errno left from an earlier call).  The module writes
+ * through the page cache, not write(2): no limit, every page zeroed.
+ */
+static bool t_zero_in_place_limit(const struct path *p)
+{
+	int fd = new_memfd(4, 0x51), ret;
+	struct sz_handle *h = open_h(p, fd, 0, 4 * pg, SZ_OPEN_ZERO_IN_PLACE, 0);
+	struct rlimit old, lim;
+	void (*sig)(int);
+
+	CHECK(h, "open");
+	CHECK(!getrlimit(RLIMIT_FSIZE, &old), "getrlimit");
+	lim = (struct rlimit){ 2 * pg + 100, old.rlim_max };
+	sig = signal(SIGXFSZ, SIG_IGN);
+	CHECK(!sz_add_zero(h, 0, 4 * pg), "queue");
+	CHECK(!setrlimit(RLIMIT_FSIZE, &lim), "setrlimit");
+	errno = ENOTTY;		/* what a stale errno would say */
+	ret = sz_flush(h);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, sig);
+	if (sz_path(h) == SZ_PATH_IOCTL) {
+		CHECK(ret == 0, "flush: %s", strerror(-ret));
+		CHECK(page_is(fd, 2, 0) && page_is(fd, 3, 0), "pages 2-3 zeroed");
+	} else {
+		CHECK(ret == -EFBIG, "flush: %s, want EFBIG", strerror(-ret));
+		CHECK(page_is(fd, 0, 0) && page_is(fd, 1, 0), "pages 0-1 zeroed");
+		CHECK(page_is(fd, 3, 0x51), "page 3 untouched");
+	}
+	sz_free(h);
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -914,6 +1018,10 @@ int main(int argc, char **argv)
 		{ "reclaim (module) / EOPNOTSUPP (fallback)", t_reclaim, false },
 		{ "EINTR resumes flush and query", t_eintr, false },
 		{ "offsets past 4 GiB", t_large_offset, false },
+		{ "the caller's fd closed and its number reused", t_fd_reuse, false },
+		{ "fork: the child applies none of the parent's runs", t_fork, false },
+		{ "zero in place past RLIMIT_FSIZE: EFBIG, not a stale errno",
+		  t_zero_in_place_limit, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
