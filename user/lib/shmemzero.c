@@ -440,6 +440,16 @@ SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
 	i = first_ending_after(h, s, true);
 	for (j = i; j < h->nr && h->runs[j].offset <= e; j++)
 		;
+	/*
+	 * A full queue is one an earlier flush could not apply: try again,
+	 * and queue nothing if that fails, so it never grows past batch.
+	 */
+	if (i == j && h->nr >= h->batch) {
+		ret = sz_flush(h);
+		if (ret)
+			return ret;
+		i = j = 0;
+	}
 	if (i == j) {
 		if (reserve(h, h->nr + 1)) {
 			/* No memory for the batch: apply what is queued. */

@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # The checks below, one result call each (a check that never reports counts
 # as a failure against this plan).
-plan=10
+plan=11
 echo "1..$plan"
 tmp=$(mktemp -d /tmp/sz-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -111,6 +111,16 @@ flags=$(PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/local/lib/pkgco
 	cc -o "$tmp/prog2" "$tmp/prog.c" $flags >/dev/null 2>&1 &&
 	LD_LIBRARY_PATH=$stage/usr/local/lib "$tmp/prog2" >/dev/null
 result $? "install: DESTDIR staging; pkg-config with the sysroot finds it ($flags)" "$log"
+# A packager's CFLAGS replace the defaults, not what the library needs
+# (-fPIC, -fvisibility=hidden, the uAPI include path): a copy of the
+# sources builds with CFLAGS=-O1, and its .so exports the same symbols.
+mkdir -p "$tmp/src/user" "$tmp/src/kmod/include"
+cp -r user/lib "$tmp/src/user/" && cp -r kmod/include/uapi "$tmp/src/kmod/include/"
+log=$(make -s -C "$tmp/src/user/lib" clean all CFLAGS=-O1 2>&1) &&
+	[ "$(nm -D --defined-only "$tmp/src/user/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" = \
+	  "$(nm -D --defined-only "$prefix/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" ]
+result $? "install: make CFLAGS=-O1 keeps the library's own flags (same exports)" "$log"
+
 if [ $ran != $plan ]; then
 	echo "# test-install.sh: plan $plan but $ran checks ran: fix plan="
 	rc=1

@@ -949,6 +949,37 @@ static bool t_zero_in_place_limit(const struct path *p)
 	return true;
 }
 
+/*
+ * A persistent flush error (the file write-sealed after sz_open()): the run
+ * that fills the batch is queued and the error returned; later runs are
+ * refused with it and the queue stays at batch runs.
+ */
+static bool t_queue_cap(const struct path *p)
+{
+	int fd = new_memfd(64, 0x61), ret;
+	struct sz_handle *h = open_h(p, fd, 0, 64 * pg, 0, 4);
+
+	CHECK(h, "open");
+	CHECK(!fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), "F_SEAL_WRITE");
+	for (int i = 0; i < 3; i++)
+		CHECK(!sz_add_zero(h, 2 * i * pg, pg), "queue run %d", i);
+	ret = sz_add_zero(h, 6 * pg, pg);
+	CHECK(ret == -EPERM, "the 4th run's flush: %s, want EPERM", strerror(-ret));
+	CHECK(stats_of(h).pending_runs == 4, "pending %lu, want 4 (the 4th queued)",
+	      (unsigned long)stats_of(h).pending_runs);
+	for (int i = 4; i < 30; i++) {
+		ret = sz_add_zero(h, 2 * i * pg, pg);
+		CHECK(ret == -EPERM, "run %d: %s, want EPERM", i, strerror(-ret));
+	}
+	CHECK(stats_of(h).pending_runs == 4, "pending %lu after 26 refused runs, want 4",
+	      (unsigned long)stats_of(h).pending_runs);
+	CHECK(!sz_add_zero(h, 7 * pg, pg), "a run that merges with a pending one");
+	CHECK(page_is(fd, 0, 0x61), "nothing applied");
+	sz_free(h);
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -1022,6 +1053,8 @@ int main(int argc, char **argv)
 		{ "fork: the child applies none of the parent's runs", t_fork, false },
 		{ "zero in place past RLIMIT_FSIZE: EFBIG, not a stale errno",
 		  t_zero_in_place_limit, false },
+		{ "a persistent flush error: the queue stays at batch runs",
+		  t_queue_cap, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
