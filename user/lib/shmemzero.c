@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
 
 #include "internal.h"
 
@@ -561,6 +563,7 @@ static int probe(struct sz_handle *h, unsigned int mode, unsigned int flags)
 static int check_fd(int fd, bool readonly, bool zero_in_place)
 {
 	bool reads = readonly || zero_in_place;
+	struct statfs sfs;
 	struct stat st;
 	int fl, seals;
 
@@ -578,6 +581,14 @@ static int check_fd(int fd, bool readonly, bool zero_in_place)
 		return -EISDIR;
 	if (!S_ISREG(st.st_mode))
 		return -ENODEV;
+	/*
+	 * hugetlbfs is discarded, read and mapped in huge pages; runs, maps
+	 * and the fallback here are in base pages.  Refused, not misaligned.
+	 */
+	if (fstatfs(fd, &sfs))
+		return -errno;
+	if ((unsigned long)sfs.f_type == HUGETLBFS_MAGIC)
+		return -EOPNOTSUPP;
 	if (readonly)
 		return 0;
 	/* Sealed memfds refuse changes; F_GET_SEALS fails on other files. */

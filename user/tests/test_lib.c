@@ -980,6 +980,23 @@ static bool t_queue_cap(const struct path *p)
 	return true;
 }
 
+/* hugetlbfs is refused at open (its unit is a huge page), on every path. */
+static bool t_hugetlbfs_refused(const struct path *p)
+{
+	int fd = memfd_create("sz-test-huge", MFD_CLOEXEC | MFD_HUGETLB), ret;
+	struct sz_handle *h;
+
+	CHECK(fd >= 0, "memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	CHECK(!ftruncate(fd, 4 << 20), "size");
+	ret = sz_open(&h, fd, 0, pg, p->flags, 0);
+	CHECK(ret == -EOPNOTSUPP, "sz_open: %s, want EOPNOTSUPP", strerror(-ret));
+	ret = sz_open(&h, fd, 0, 2 << 20, p->flags | SZ_OPEN_READONLY, 0);
+	CHECK(ret == -EOPNOTSUPP, "sz_open read-only: %s, want EOPNOTSUPP",
+	      strerror(-ret));
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -1055,6 +1072,7 @@ int main(int argc, char **argv)
 		  t_zero_in_place_limit, false },
 		{ "a persistent flush error: the queue stays at batch runs",
 		  t_queue_cap, false },
+		{ "hugetlbfs refused at open", t_hugetlbfs_refused, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
