@@ -23,6 +23,7 @@ struct sz_handle {
 	unsigned int flags;		/* SZ_OPEN_* */
 	unsigned int mode;		/* SHMEM_ZERO_MODE_DISCARD / _ZERO_IN_PLACE */
 	bool query_noread;		/* the module takes SHMEM_ZERO_QUERY_NOREAD */
+	bool no_punch;			/* fallocate cannot punch: write zeros */
 	uint64_t base, size;		/* the region, in file offsets */
 	uint64_t page;
 	/* Pending runs in file offsets: sorted, disjoint, never adjacent. */

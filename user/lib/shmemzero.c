@@ -248,7 +248,7 @@ static int fallback_apply(struct sz_handle *h, const struct shmem_zero_range *r)
 {
 	int ret;
 
-	if (h->mode == SHMEM_ZERO_MODE_ZERO_IN_PLACE)
+	if (h->mode == SHMEM_ZERO_MODE_ZERO_IN_PLACE || h->no_punch)
 		return zero_in_place(h, r->offset, end_of(r));
 	do {
 		ret = fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -256,6 +256,15 @@ static int fallback_apply(struct sz_handle *h, const struct shmem_zero_range *r)
 		h->st.syscalls++;
 		h->st.fallocates++;
 	} while (ret && errno == EINTR);
+	/*
+	 * A filesystem that cannot punch holes (ramfs, ...): the runs must
+	 * still read as zero, so write zeros over their data from now on;
+	 * the memory stays allocated.
+	 */
+	if (ret && errno == EOPNOTSUPP) {
+		h->no_punch = true;
+		return zero_in_place(h, r->offset, end_of(r));
+	}
 	return ret ? -errno : 0;
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -997,6 +998,64 @@ static bool t_hugetlbfs_refused(const struct path *p)
 	return true;
 }
 
+static bool ramfs_child(struct sz_handle *unused, int unused_fd)
+{
+	char dir[] = "/tmp/sz-ramfs-XXXXXX", path[64];
+	struct sz_handle *h;
+	bool good = false;
+	int fd = -1;
+
+	(void)unused, (void)unused_fd;
+	if (!mkdtemp(dir))
+		return false;
+	if (unshare(CLONE_NEWNS) && unshare(CLONE_NEWUSER | CLONE_NEWNS)) {
+		diag("unshare: %s", strerror(errno));
+		goto out;
+	}
+	if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sz", dir, "ramfs", 0, NULL)) {
+		diag("mount ramfs: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4 * pg))
+		goto out;
+	for (int i = 0; i < 4; i++)
+		if (pwrite(fd, "\x71", 1, (off_t)(i * pg + 7)) != 1)
+			goto out;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)pg) !=
+	    -1 || errno != EOPNOTSUPP) {
+		diag("ramfs punches holes here: the test proves nothing");
+		goto out;
+	}
+	if (sz_open(&h, fd, 0, 4 * pg, 0, 0) || sz_add_zero(h, pg, 2 * pg) ||
+	    sz_flush(h) || sz_add_zero(h, 3 * pg, pg) || sz_close(h)) {
+		diag("sz_open/add/flush/close failed");
+		goto out;
+	}
+	good = !page_is(fd, 0, 0) && page_is(fd, 1, 0) && page_is(fd, 2, 0) &&
+	       page_is(fd, 3, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	umount(dir);
+	rmdir(dir);
+	return good;
+}
+
+/*
+ * A file system that cannot punch holes (ramfs, mounted in a private mount
+ * namespace): the fallback writes zeros, the runs read as zero.
+ */
+static bool t_no_punch(const struct path *p)
+{
+	(void)p;
+	CHECK(in_child(ramfs_child, NULL, -1),
+	      "ramfs: the runs read as zero, the other page keeps its byte");
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -1073,6 +1132,8 @@ int main(int argc, char **argv)
 		{ "a persistent flush error: the queue stays at batch runs",
 		  t_queue_cap, false },
 		{ "hugetlbfs refused at open", t_hugetlbfs_refused, false },
+		{ "a file system that cannot punch: zeros written", t_no_punch,
+		  false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
