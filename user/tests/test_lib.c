@@ -1012,7 +1012,7 @@ static bool ramfs_child(struct sz_handle *unused, int unused_fd)
 		diag("unshare: %s", strerror(errno));
 		goto out;
 	}
-	if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) ||
 	    mount("sz", dir, "ramfs", 0, NULL)) {
 		diag("mount ramfs: %s", strerror(errno));
 		goto out;
