@@ -109,12 +109,27 @@ def zero_medians(runs):
     return out
 
 
+# Correctness figures are the worst repetition, never a median.
+WORST = ("wrong_pages", "lost_pages", "stale_pages")
+
+
 def simple_medians(runs, keys, fields):
+    """The median of each field over the repetitions of a group, the
+    maximum for correctness figures, and the spread (FIELD_min, FIELD_max)
+    of every field."""
     groups = {}
     for r in runs:
         groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    return [dict(zip(keys, k), **{f: med([r[f] for r in rs]) for f in fields},
-                 reps=len(rs)) for k, rs in groups.items()]
+    out = []
+    for k, rs in groups.items():
+        m = dict(zip(keys, k), reps=len(rs))
+        for f in fields:
+            vals = [r[f] for r in rs if r.get(f) is not None]
+            m[f] = (max(vals) if vals else None) if f in WORST else med(vals)
+            m[f + "_min"] = min(vals) if vals else None
+            m[f + "_max"] = max(vals) if vals else None
+        out.append(m)
+    return out
 
 
 # ---- gnuplot --------------------------------------------------------------
@@ -126,9 +141,11 @@ def gnuplot(out_dir, name, script, data):
     svg = os.path.join(out_dir, name + ".svg")
     head = ('set terminal svg size 1000,460 dynamic font "sans,11" background "white"\n'
             'set output "%s"\nset datafile missing "?"\nset grid ytics\n'
-            'set key outside right top vertical\n' % svg)
+            'set key outside right top vertical\n'
+            'set termoption noenhanced\n' % svg)  # SEEK_DATA: no subscript
     try:
-        subprocess.run(["gnuplot"], input=head + script.replace("DATA", dat),
+        # '@DATA@' names the data file; a title may say SEEK_DATA
+        subprocess.run(["gnuplot"], input=head + script.replace("'@DATA@'", "'%s'" % dat),
                        text=True, check=True)
     finally:
         os.unlink(dat)
@@ -154,7 +171,7 @@ def histogram(out_dir, name, title, ylabel, rows, cols, value, log=False):
               "set style data histograms\nset style histogram clustered gap 1\n"
               "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
               "set xtics rotate by -25 scale 0\n"
-              "plot for [i=2:%d] 'DATA' using i:xtic(1) title columnheader(i)\n" % (
+              "plot for [i=2:%d] '@DATA@' using i:xtic(1) title columnheader(i)\n" % (
                   title, ylabel, "set logscale y\n" if log else "set yrange [0:*]\n",
                   len(cols) + 1))
     return gnuplot(out_dir, name, script, "\n".join(lines) + "\n")
@@ -168,6 +185,14 @@ def fmt(v, digits=1):
     if isinstance(v, float) and abs(v) >= 100:
         return "%.0f" % v
     return "%.*f" % (digits, v) if isinstance(v, float) else str(v)
+
+
+def spread(r, f, digits=1):
+    """The median with the spread over the repetitions: "12.3 (11.9–13.0)"."""
+    if r.get(f + "_min") is None or r.get("reps", 1) < 2:
+        return fmt(r.get(f), digits)
+    return "%s (%s–%s)" % (fmt(r[f], digits), fmt(r[f + "_min"], digits),
+                           fmt(r[f + "_max"], digits))
 
 
 def table(header, rows):
@@ -256,8 +281,8 @@ def main():
         script = ("set title \"32 GiB memfd guest, 64 MiB data, in a 4 GiB VM: RssShmem\"\n"
                   "set xlabel \"seconds\"\nset ylabel \"MiB\"\n"
                   "plot " + ", ".join(
-                      "'DATA' index %d using 1:2 with lines lw 2 title '%s source', "
-                      "'DATA' index %d using 1:3 with lines lw 2 dt 2 title '%s destination'"
+                      "'@DATA@' index %d using 1:2 with lines lw 2 title '%s source', "
+                      "'@DATA@' index %d using 1:3 with lines lw 2 dt 2 title '%s destination'"
                       % (i, c, i, c) for i, c in enumerate(cols)) + "\n")
         figs["scale"] = gnuplot(a.out, "scale", script, data)
     write_md(a, results, zero, scen, strats, frag, reclaim, query, limit, scale, figs)
@@ -370,16 +395,17 @@ def write_md(a, res, zero, scen, strats, frag, reclaim, query, limit, scale, fig
     w("`sz_frag_bench`: 100 000 random single-page ranges over a 1 GiB memfd, one "
       "`fallocate(PUNCH_HOLE)` per range against one DISCARD ioctl (data every 2nd "
       "page, or an empty file).\n")
-    w(table(["method", "file", "ms", "ns/range", "syscalls", "wrong"], [
+    w(table(["method", "file", "ms (min–max)", "ns/range", "syscalls", "wrong (worst)"], [
         [r["method"], "data every 2nd page" if r["data_step"] == 2 else "empty",
-         fmt(r["ms"]), fmt(r["ns_per_range"]), fmt(int(r["syscalls"])),
+         spread(r, "ms"), fmt(r["ns_per_range"]), fmt(int(r["syscalls"])),
          fmt(int(r["wrong_pages"]))] for r in frag]) + "\n")
     w("## RECLAIM against its userspace emulation\n")
     w("`sz_reclaim_bench 1024`: a 1 GiB memfd, every page resident, every other page "
       "zero; emulation = SEEK_DATA/SEEK_HOLE walk, pread, compare, punch per zero page.\n")
     w("![reclaim](%s)\n" % figs["reclaim"])
-    w(table(["method", "ms", "syscalls", "Shmem change, MiB", "lost data pages"], [
-        [r["method"], fmt(r["ms"]), fmt(int(r["syscalls"])), fmt(r["shmem_kb"] / 1024),
+    w(table(["method", "ms (min–max)", "syscalls", "Shmem change, MiB",
+             "lost data pages (worst)"], [
+        [r["method"], spread(r, "ms"), fmt(int(r["syscalls"])), fmt(r["shmem_kb"] / 1024),
          fmt(int(r["lost_pages"]))] for r in reclaim]) + "\n")
     w("## QUERY against mincore and SEEK_DATA\n")
     w("`sz_query_bench 256`: sparse = 1 % of the pages data, the rest holes; dense = "
@@ -388,8 +414,8 @@ def write_md(a, res, zero, scen, strats, frag, reclaim, query, limit, scale, fig
       "the module: mincore, SEEK_DATA, pread of resident pages) classify every page "
       "as hole / zero / data.\n")
     w("![query](%s)\n" % figs["query"])
-    w(table(["file", "method", "ms", "syscalls", "resident", "hole/zero/data"], [
-        [r["file"], r["method"], fmt(r["ms"], 2), fmt(int(r["syscalls"])),
+    w(table(["file", "method", "ms (min–max)", "syscalls", "resident", "hole/zero/data"], [
+        [r["file"], r["method"], spread(r, "ms", 2), fmt(int(r["syscalls"])),
          fmt(int(r["resident"])),
          "%d/%d/%d" % (r["hole"], r["zero"], r["data"]) if r["method"] in
          ("query ioctl", "lib fallback") else "–"] for r in query]) + "\n")
