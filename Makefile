@@ -99,9 +99,10 @@ deps:
 check: deps
 	scripts/check
 
-# make check, plus 6.1's debug kernel beside 6.12's (scripts/debug-kernel).
+# make check, plus 6.1's debug kernel beside 6.12's (scripts/debug-kernel),
+# and 1 000 000 fuzzer calls on each debug kernel (issue 14).
 check-full: deps
-	DEBUG_KERNELS="6.12 6.1" scripts/check
+	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 scripts/check
 
 # A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault
 # injection; cached) and the module built against it: make debug-kernel
