@@ -321,8 +321,13 @@ SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
 		return -EINVAL;
 	if (counts)
 		memset(counts, 0, sizeof(*counts));
-	if (h->path != SZ_PATH_IOCTL)
-		return -EOPNOTSUPP;
+	if (h->path != SZ_PATH_IOCTL) {
+		/* As the module: a memfd sealed against writes refuses first. */
+		int seals = fcntl(h->fd, F_GET_SEALS);
+
+		return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) ?
+		       -EPERM : -EOPNOTSUPP;
+	}
 	ret = range_call(h, SHMEM_ZERO_MODE_RECLAIM, 0, h->base + offset,
 			 length, NULL, 0, &a);
 	counts_from_args(counts, &a);

@@ -18,6 +18,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 
 #include "internal.h"
@@ -574,7 +575,7 @@ static int check_fd(int fd, bool readonly, bool zero_in_place)
 	bool reads = readonly || zero_in_place;
 	struct statfs sfs;
 	struct stat st;
-	int fl, seals;
+	int fl, seals, attr[2] = { 0 };	/* the kernel's int; _IOR says long */
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -600,6 +601,10 @@ static int check_fd(int fd, bool readonly, bool zero_in_place)
 		return -EOPNOTSUPP;
 	if (readonly)
 		return 0;
+	/* Append-only and immutable files: the device refuses them too. */
+	if (!ioctl(fd, FS_IOC_GETFLAGS, attr) &&
+	    (attr[0] & (FS_APPEND_FL | FS_IMMUTABLE_FL)))
+		return -EPERM;
 	/* Sealed memfds refuse changes; F_GET_SEALS fails on other files. */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "shmemzero.h"
 
@@ -1056,6 +1058,39 @@ static bool t_no_punch(const struct path *p)
 	return true;
 }
 
+/*
+ * Refused alike on both paths: an append-only or immutable file at
+ * sz_open() (EPERM), RECLAIM on a memfd sealed against writes (EPERM).
+ */
+static bool t_refused_alike(const struct path *p)
+{
+	static const int attrs[] = { FS_APPEND_FL, FS_IMMUTABLE_FL };
+	int fd = new_memfd(2, 0x11), ret, attr[2];	/* an int; _IOW says long */
+	struct sz_handle *h;
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		attr[0] = attrs[i], attr[1] = 0;
+		CHECK(!ioctl(fd, FS_IOC_SETFLAGS, attr), "FS_IOC_SETFLAGS %#x: %s",
+		      attrs[i], strerror(errno));
+		ret = sz_open(&h, fd, 0, 2 * pg, p->flags, 0);
+		attr[0] = 0;
+		CHECK(!ioctl(fd, FS_IOC_SETFLAGS, attr), "clear the flags");
+		if (!ret)
+			sz_free(h);
+		CHECK(ret == -EPERM, "file flag %#x: sz_open %s, want EPERM", attrs[i],
+		      strerror(-ret));
+	}
+	CHECK(!fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), "F_SEAL_WRITE");
+	h = open_h(p, fd, 0, 2 * pg, SZ_OPEN_READONLY, 0);
+	CHECK(h, "read-only handle");
+	ret = sz_reclaim(h, 0, 2 * pg, NULL);
+	sz_close(h);
+	CHECK(ret == -EPERM, "RECLAIM of a write-sealed memfd: %s, want EPERM",
+	      strerror(-ret));
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -1134,6 +1169,8 @@ int main(int argc, char **argv)
 		{ "hugetlbfs refused at open", t_hugetlbfs_refused, false },
 		{ "a file system that cannot punch: zeros written", t_no_punch,
 		  false },
+		{ "append-only, immutable, write-sealed: refused alike",
+		  t_refused_alike, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
