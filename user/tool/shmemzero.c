@@ -27,6 +27,7 @@
 struct opts {
 	const char *file;
 	long pid;
+	int pidfd;		/* query --pid: opened once, before /proc/PID/fd */
 	int fd;
 	uint64_t offset, length;
 	bool has_length, json, dry_run;
@@ -148,14 +149,15 @@ static int open_target(const struct opts *o, int flags, const char **what)
 	}
 	snprintf(name, sizeof(name), "pid %ld fd %d", o->pid, o->fd);
 	*what = name;
-	pidfd = syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
+	pidfd = o->pidfd >= 0 ? o->pidfd : syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
 	if (pidfd < 0)
 		return -errno;
 	/* The kernel's ptrace checks (PTRACE_MODE_ATTACH_REALCREDS) decide. */
 	fd = syscall(SYS_pidfd_getfd, pidfd, o->fd, 0);
 	if (fd < 0)
 		fd = -errno;
-	close(pidfd);
+	if (pidfd != o->pidfd)
+		close(pidfd);
 	return fd;
 }
 
@@ -269,13 +271,24 @@ static int query_process(const struct opts *o)
 {
 	char dir[64], link[PATH_MAX], path[64 + 256];
 	struct dirent *d;
-	int status = EXIT_OK, found = 0;
+	int status = EXIT_OK, found = 0, pidfd;
 	DIR *dp;
 
+	/*
+	 * The process is pinned first: every fd below is taken from it by
+	 * pidfd_getfd(), never from a process that reused its pid, and the
+	 * listing is checked to be its own (it still ran after it).
+	 */
 	snprintf(dir, sizeof(dir), "/proc/%ld/fd", o->pid);
+	pidfd = syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
+	if (pidfd < 0)
+		return fail(errno, dir);
 	dp = opendir(dir);
-	if (!dp)
-		return fail(errno == ENOENT ? ESRCH : errno, dir);
+	if (!dp) {
+		status = fail(errno == ENOENT ? ESRCH : errno, dir);
+		close(pidfd);
+		return status;
+	}
 	while ((d = readdir(dp))) {
 		struct opts one = *o;
 		ssize_t n;
@@ -289,6 +302,7 @@ static int query_process(const struct opts *o)
 			continue;
 		found++;
 		one.fd = atoi(d->d_name);
+		one.pidfd = pidfd;
 		if (!o->json)
 			printf("fd %d: %s\n", one.fd, link);
 		{
@@ -308,6 +322,9 @@ static int query_process(const struct opts *o)
 		}
 	}
 	closedir(dp);
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
+		status = fail(errno, dir);	/* ESRCH: it exited meanwhile */
+	close(pidfd);
 	if (!found && !o->json)
 		printf("pid %ld has no memfd\n", o->pid);
 	return status;
@@ -454,7 +471,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .fd = -1 };
+	struct opts o = { .fd = -1, .pidfd = -1 };
 	const char *cmd;
 	uint64_t v;
 	int c;

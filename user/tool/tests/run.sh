@@ -7,7 +7,7 @@ tool=${SHMEMZERO_TOOL:-user/tool/shmemzero}
 holder=user/tool/tests/holder
 # The checks below, one t call each: the plan, printed first, so a check that
 # never reports counts as a failure.  Keep it equal to the number of t calls.
-plan=25
+plan=26
 echo "1..$plan"
 fails=0 ran=0
 t() {	# t NAME CMD...: pass when CMD succeeds
@@ -129,6 +129,8 @@ for _ in $(seq 300); do [ -s /tmp/holder2.out ] && break; sleep 0.1; done
 read -r pid2 fd2 </tmp/holder2.out
 nobody $tool query --pid $pid2 --fd $fd2 2>/tmp/err; rc=$?
 t "non-root against root's process: exit 4" sh -c "[ $rc = 4 ] && grep -q 'not permitted' /tmp/err"
+nobody $tool query --pid $pid2 2>/tmp/err; rc=$?
+t "non-root listing root's process's memfds: exit 4, not 1" sh -c "[ $rc = 4 ] && grep -q 'denied' /tmp/err"
 kill -TERM $h2
 wait $h2
 $tool query --pid 999999 --fd 3 2>/tmp/err; rc=$?
