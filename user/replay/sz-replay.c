@@ -701,7 +701,8 @@ static void usage(FILE *f)
 "                    with PERCENT of its pages (random, fixed seed) holding\n"
 "                    data, the rest zero pages; contents are checked\n"
 "  --seed N          of the synthetic data pages (default 1)\n"
-"  --repeat N        run every strategy and pre-fill N times (default 1)\n"
+"  --repeat N        run every strategy and pre-fill N times (default 1);\n"
+"                    after the first, in an order shuffled by --seed\n"
 "  --strategy LIST   comma-separated, or \"all\" (default): stock,\n"
 "                    madvise-dontneed, punch, madv-remove, seek-data,\n"
 "                    mincore, lib, lib-fallback, lib-runs, skip\n"
@@ -767,6 +768,15 @@ static int parse_strategies(const char *arg, bool *want)
 	}
 	free(copy);
 	return ret;
+}
+
+/* xorshift64: the order of the strategies in repetitions after the first. */
+static uint64_t shuffle_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
 }
 
 static void print_info(const struct szr_info *in)
@@ -880,7 +890,7 @@ int main(int argc, char **argv)
 	int prefills[16], nr_prefills = 0, src_block = -1, status = 0, c, i, k;
 	const char *source = NULL, *source_block = NULL, *synthetic = NULL;
 	unsigned int batch = 0, repeat = 1, rep;
-	uint64_t seed = 1;
+	uint64_t seed = 1, shuf;
 	size_t src_len = 0;
 	struct szr_synth synth;
 	struct input in = { .src_block = -1 };
@@ -1009,11 +1019,29 @@ int main(int argc, char **argv)
 		       "prefill", "zero_ms", "total_ms", "syscalls", "faults",
 		       "shmem_MiB", "alloc_MiB", in.src || in.synth ?
 		       "wrong/compared (stale)" : "");
+	shuf = seed * 0x9e3779b97f4a7c15ULL | 1;
 	for (rep = 0; rep < repeat; rep++)
-		for (k = 0; k < nr_prefills; k++)
-			for (i = 0; i < NR_STRATEGIES; i++) {
+		for (k = 0; k < nr_prefills; k++) {
+			unsigned int order[NR_STRATEGIES], n;
+
+			/*
+			 * The first repetition in the listed order, the later
+			 * ones shuffled (seeded, repeatable): no strategy
+			 * always runs first, on a cold cache.
+			 */
+			for (n = 0; n < NR_STRATEGIES; n++)
+				order[n] = n;
+			for (n = NR_STRATEGIES - 1; rep && n > 0; n--) {
+				unsigned int r = (unsigned int)(shuffle_next(&shuf) % (n + 1));
+				unsigned int t = order[n];
+
+				order[n] = order[r];
+				order[r] = t;
+			}
+			for (n = 0; n < NR_STRATEGIES; n++) {
 				struct result res;
 
+				i = (int)order[n];
 				if (!want[i])
 					continue;
 				run_one((enum strategy)i, prefills[k], &in,
@@ -1027,6 +1055,7 @@ int main(int argc, char **argv)
 					  &res, &layout, json,
 					  in.src || in.synth);
 			}
+		}
 	if (synthetic)
 		szr_synth_free(&synth);
 	fflush(stdout);
