@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What the benchmarks share: a clock, the system's Shmem, JSON lines. */
+/* What the benchmarks share: a clock, the system's Shmem, JSON lines (json-c). */
 #ifndef SZ_BENCH_H
 #define SZ_BENCH_H
 
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
+#include <json-c/json.h>
 #include <linux/shmem_zero.h>
 
 static inline double now(void)
@@ -74,18 +76,42 @@ static inline void say(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* printf() in JSON mode only: one object per call, fmt without braces. */
-static inline void json(const char *fmt, ...)
+/* The value types of json()'s pairs. */
+enum { J_END, J_STR, J_I64, J_DBL };
+
+/*
+ * In JSON mode only: one object per line, {"bench": BENCH, ...}, written
+ * with json-c.  The pairs are TYPE, "key", value, and J_END closes them:
+ * J_STR a const char *, J_I64 an int64_t, J_DBL a double.
+ */
+static inline void json(const char *bench, ...)
 {
+	struct json_object *o;
+	const char *key;
 	va_list ap;
+	int type;
 
 	if (!bench_json)
 		return;
-	putchar('{');
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	o = json_object_new_object();
+	json_object_object_add(o, "bench", json_object_new_string(bench));
+	va_start(ap, bench);
+	while ((type = va_arg(ap, int)) != J_END) {
+		key = va_arg(ap, const char *);
+		if (type == J_STR)
+			json_object_object_add(o, key,
+					       json_object_new_string(va_arg(ap, const char *)));
+		else if (type == J_I64)
+			json_object_object_add(o, key,
+					       json_object_new_int64(va_arg(ap, int64_t)));
+		else
+			json_object_object_add(o, key,
+					       json_object_new_double(va_arg(ap, double)));
+	}
 	va_end(ap);
-	puts("}");
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 	fflush(stdout);
 }
 

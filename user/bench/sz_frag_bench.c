@@ -71,11 +71,12 @@ static void report(const char *name, int rep, long syscalls, double t,
 	say("%-22s %9.1f ms %8.0f ns/range  Shmem %+7ld kB  file %5lld MiB  wrong %ld\n",
 	    name, t * 1e3, t * 1e9 / nr, shmem, (long long)st.st_blocks * 512 >> 20,
 	    wrong);
-	json("\"bench\":\"frag\",\"method\":\"%s\",\"data_step\":%d,"
-	     "\"ranges\":%ld,\"rep\":%d,\"ms\":%.3f,\"ns_per_range\":%.1f,"
-	     "\"syscalls\":%ld,\"shmem_kb\":%ld,\"alloc_kb\":%lld,"
-	     "\"wrong_pages\":%ld", name, data_step, nr, rep, t * 1e3,
-	     t * 1e9 / nr, syscalls, shmem, (long long)st.st_blocks / 2, wrong);
+	json("frag", J_STR, "method", name, J_I64, "data_step", (int64_t)data_step,
+	     J_I64, "ranges", (int64_t)nr, J_I64, "rep", (int64_t)rep,
+	     J_DBL, "ms", t * 1e3, J_DBL, "ns_per_range", t * 1e9 / nr,
+	     J_I64, "syscalls", (int64_t)syscalls, J_I64, "shmem_kb", (int64_t)shmem,
+	     J_I64, "alloc_kb", (int64_t)st.st_blocks / 2,
+	     J_I64, "wrong_pages", (int64_t)wrong, J_END);
 }
 
 int main(int argc, char **argv)

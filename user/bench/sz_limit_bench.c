@@ -171,8 +171,8 @@ int main(int argc, char **argv)
 				best = t;
 		}
 		say("  %-42s %9.1f ns\n", ops[k].name, best);
-		json("\"bench\":\"limit\",\"op\":\"%s\",\"ns\":%.1f,\"reps\":%d",
-		     ops[k].name, best, reps);
+		json("limit", J_STR, "op", ops[k].name, J_DBL, "ns", best,
+		     J_I64, "reps", (int64_t)reps, J_END);
 	}
 	say("(the inline coalescing closed runs worth %llu bytes)\n",
 	    (unsigned long long)sink);

@@ -180,16 +180,13 @@ int main(int argc, char **argv)
 				    (unsigned long long)s.hole,
 				    (unsigned long long)s.zero,
 				    (unsigned long long)s.data);
-				json("\"bench\":\"query\",\"file\":\"%s\",\"mib\":%zu,"
-				     "\"method\":\"%s\",\"rep\":%d,\"ms\":%.3f,"
-				     "\"syscalls\":%ld,\"resident\":%llu,"
-				     "\"hole\":%llu,\"zero\":%llu,\"data\":%llu",
-				     dense ? "dense" : "sparse", size >> 20,
-				     methods[m], rep, t * 1e3, s.syscalls,
-				     (unsigned long long)s.resident,
-				     (unsigned long long)s.hole,
-				     (unsigned long long)s.zero,
-				     (unsigned long long)s.data);
+				json("query", J_STR, "file", dense ? "dense" : "sparse",
+				     J_I64, "mib", (int64_t)(size >> 20),
+				     J_STR, "method", methods[m], J_I64, "rep", (int64_t)rep,
+				     J_DBL, "ms", t * 1e3, J_I64, "syscalls", (int64_t)s.syscalls,
+				     J_I64, "resident", (int64_t)s.resident,
+				     J_I64, "hole", (int64_t)s.hole, J_I64, "zero", (int64_t)s.zero,
+				     J_I64, "data", (int64_t)s.data, J_END);
 			}
 		close(fd);
 	}

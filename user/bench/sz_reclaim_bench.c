@@ -62,10 +62,10 @@ static void result(const char *name, int rep, double t, long syscalls,
 
 	say("%-32s %8.1f ms  Shmem %+8ld kB  lost data pages %ld\n", name,
 	    t * 1e3, shmem, lost);
-	json("\"bench\":\"reclaim\",\"method\":\"%s\",\"mib\":%zu,"
-	     "\"rep\":%d,\"ms\":%.3f,\"syscalls\":%ld,\"shmem_kb\":%ld,"
-	     "\"lost_pages\":%ld", name, size >> 20, rep, t * 1e3, syscalls,
-	     shmem, lost);
+	json("reclaim", J_STR, "method", name, J_I64, "mib", (int64_t)(size >> 20),
+	     J_I64, "rep", (int64_t)rep, J_DBL, "ms", t * 1e3,
+	     J_I64, "syscalls", (int64_t)syscalls, J_I64, "shmem_kb", (int64_t)shmem,
+	     J_I64, "lost_pages", (int64_t)lost, J_END);
 }
 
 /* The emulation; returns its syscalls. */

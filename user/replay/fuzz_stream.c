@@ -11,6 +11,7 @@
 #include "stream.h"
 
 struct seen {
+	const struct szr_info *info;	/* page_size: the stream's, 4 to 64 KiB */
 	struct szr_block blocks[SZR_MAX_BLOCKS];
 	unsigned int nr;
 	uint64_t sum;
@@ -29,7 +30,10 @@ static int on_blocks(void *ctx, const struct szr_block *b, unsigned int n)
 
 static void check(struct seen *s, unsigned int b, uint64_t off)
 {
-	if (b >= s->nr || off >= s->blocks[b].length || off % 4096)
+	uint32_t ps = s->info->page_size;
+
+	if (ps < 4096 || ps > 65536 || (ps & (ps - 1)) || b >= s->nr ||
+	    off >= s->blocks[b].length || off % ps)
 		abort();
 }
 
@@ -38,7 +42,8 @@ static int on_page(void *ctx, unsigned int b, uint64_t off, const uint8_t *d)
 	struct seen *s = ctx;
 
 	check(s, b, off);
-	s->sum += d[0] + d[4095];	/* ASan: the page is inside the input */
+	/* ASan: the whole page is inside the input */
+	s->sum += d[0] + d[s->info->page_size - 1];
 	return 0;
 }
 
@@ -62,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.blocks = on_blocks, .page = on_page, .fill = on_fill,
 		.eos = on_eos,
 	};
-	struct seen s = { .nr = 0 };
 	struct szr_info info;
+	struct seen s = { .info = &info };
 	struct szr_error err;
 	int ret = szr_parse(data, size, &ops, &s, &info, &err);
 

@@ -568,6 +568,7 @@ static int configuration(struct parser *p)
 			if (bits < 12 || bits > 16)
 				return perr(p, at, "target page bits %u", bits);
 			p->page = UINT64_C(1) << bits;
+			p->info->page_size = (uint32_t)p->page;
 		} else if (!strcmp(name, "configuration/capabilities")) {
 			if (get32(p, "the capability count", &count))
 				return -1;
@@ -688,6 +689,7 @@ int szr_parse(const uint8_t *buf, size_t len, const struct szr_ops *ops,
 		     " (v2 is obsolete)" : "");
 		goto out;
 	}
+	info->page_size = (uint32_t)p.page;
 	find_vmdesc(&p);
 	if (p.devices) {
 		int64_t ps = member_int(p.vmdesc, "page_size", 0);
@@ -699,6 +701,7 @@ int szr_parse(const uint8_t *buf, size_t len, const struct szr_ops *ops,
 		}
 		if (ps)
 			p.page = (uint64_t)ps;
+		info->page_size = (uint32_t)p.page;
 	}
 	if (p.pos < len && buf[p.pos] == QEMU_VM_CONFIGURATION) {
 		p.pos++;

@@ -27,7 +27,10 @@ struct szr_block {
 struct szr_ops {
 	/* The RAM block list (RAM_SAVE_FLAG_MEM_SIZE). */
 	int (*blocks)(void *ctx, const struct szr_block *blocks, unsigned int n);
-	/* RAM_SAVE_FLAG_PAGE: page_size bytes of data. */
+	/*
+	 * RAM_SAVE_FLAG_PAGE: page_size bytes of data (info->page_size, set
+	 * before the first callback).
+	 */
 	int (*page)(void *ctx, unsigned int block, uint64_t offset,
 		    const uint8_t *data);
 	/* RAM_SAVE_FLAG_ZERO: a page filled with byte (0 almost always). */

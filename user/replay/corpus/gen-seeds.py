@@ -131,10 +131,23 @@ def seed_config():
     return s
 
 
+def seed_64k():
+    """64 KiB target pages (target-page-bits 16): offsets and pages in them."""
+    big = 1 << 16
+    subs = b"\x05" + name("configuration/target-page-bits") + be32(1) + be32(16)
+    s = header(subsections=subs)
+    s += start(1, "ram", 0, 4) + be64(4 * big | MEM_SIZE) + name("pc.ram")
+    s += be64(4 * big) + be64(EOS) + footer(1)
+    s += b"\x02" + be32(1) + be64(ZERO) + name("pc.ram") + b"\x00"
+    s += be64(big | PAGE_F | CONT) + b"\x44" * big
+    s += be64(3 * big | ZERO | CONT) + b"\x00" + be64(EOS) + footer(1)
+    return s + b"\x00"
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     for n, data in (("seed-full", seed_full()), ("seed-bare", seed_bare()),
-                    ("seed-config", seed_config())):
+                    ("seed-config", seed_config()), ("seed-64k", seed_64k())):
         with open(f"{out}/{n}", "wb") as f:
             f.write(data)
 
