@@ -393,15 +393,16 @@ def write_md(a, res, zero, scen, strats, frag, reclaim, query, limit, scale, fig
     write_targets(w, zero, scen, limit)
     w("## DISCARD vectors without a stream\n")
     w("`sz_frag_bench`: 100 000 random single-page ranges over a 1 GiB memfd, one "
-      "`fallocate(PUNCH_HOLE)` per range against one DISCARD ioctl (data every 2nd "
-      "page, or an empty file).\n")
+      "DISCARD ioctl against `fallocate(PUNCH_HOLE)` per range as given and against "
+      "the best userspace peer (sort and coalesce, SEEK_DATA past holes, one punch per "
+      "run); data every 2nd page, or an empty file.\n")
     w(table(["method", "file", "ms (min–max)", "ns/range", "syscalls", "wrong (worst)"], [
         [r["method"], "data every 2nd page" if r["data_step"] == 2 else "empty",
          spread(r, "ms"), fmt(r["ns_per_range"]), fmt(int(r["syscalls"])),
          fmt(int(r["wrong_pages"]))] for r in frag]) + "\n")
     w("## RECLAIM against its userspace emulation\n")
     w("`sz_reclaim_bench 1024`: a 1 GiB memfd, every page resident, every other page "
-      "zero; emulation = SEEK_DATA/SEEK_HOLE walk, pread, compare, punch per zero page.\n")
+      "zero; emulation = SEEK_DATA/SEEK_HOLE walk, 1 MiB preads, compare, one punch per run of zero pages.\n")
     w("![reclaim](%s)\n" % figs["reclaim"])
     w(table(["method", "ms (min–max)", "syscalls", "Shmem change, MiB",
              "lost data pages (worst)"], [

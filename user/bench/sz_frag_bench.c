@@ -2,8 +2,12 @@
 /*
  * DISCARD against punch-hole on a fragmented vector: a 1 GiB memfd with every
  * other page holding data, and NR single-page ranges at random pages (fixed
- * seed, half of them holes, half data).  Each method gets a fresh, identical
- * file; reports wall time, Shmem and file blocks after, and checks contents.
+ * seed, half of them holes, half data).  The peers: fallocate() per range
+ * as given, and the best a program can do alone (sort and coalesce,
+ * SEEK_DATA past holes, one punch per run).  Each method gets a fresh,
+ * identical file; reports wall time, Shmem and file blocks after, and
+ * checks contents.  Repetitions after the first run the methods in a random
+ * order.
  *
  * Usage: sz_frag_bench [--json] [NR_RANGES] [REPEATS] [DATA_STEP]
  * DATA_STEP: every DATA_STEP-th page holds data (default 2; 0: empty file).
@@ -79,6 +83,101 @@ static void report(const char *name, int rep, long syscalls, double t,
 	     J_I64, "wrong_pages", (int64_t)wrong, J_END);
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+	const struct shmem_zero_range *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/*
+ * The best userspace peer: sort and coalesce the ranges, then per run
+ * SEEK_DATA to skip what is a hole already, and one punch from the first
+ * data to the end of the run.  Returns its syscalls, -1 on error.
+ */
+static long sorted_punch(int fd, const struct shmem_zero_range *r, long nr)
+{
+	struct shmem_zero_range *v = malloc(nr * sizeof(*v));
+	long n = 0, syscalls = 0;
+
+	if (!v)
+		return -1;
+	memcpy(v, r, nr * sizeof(*v));
+	qsort(v, nr, sizeof(*v), cmp_range);
+	for (long i = 0; i < nr; i++) {
+		if (n && v[i].offset <= v[n - 1].offset + v[n - 1].length) {
+			uint64_t end = v[i].offset + v[i].length;
+
+			if (end > v[n - 1].offset + v[n - 1].length)
+				v[n - 1].length = end - v[n - 1].offset;
+		} else {
+			v[n++] = v[i];
+		}
+	}
+	for (long i = 0; i < n; i++) {
+		uint64_t end = v[i].offset + v[i].length;
+		off_t data = lseek(fd, v[i].offset, SEEK_DATA);
+
+		syscalls++;
+		if (data < 0 && errno == ENXIO)
+			break;		/* no data from here to EOF */
+		if (data < 0 || (uint64_t)data >= end)
+			continue;
+		syscalls++;
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, data,
+			      end - data)) {
+			free(v);
+			return -1;
+		}
+	}
+	free(v);
+	return syscalls;
+}
+
+enum { M_FALLOCATE, M_SORTED, M_IOCTL, NR_METHODS };
+
+static int run_method(int m, int rep, int dev, const struct shmem_zero_range *r,
+		      long nr)
+{
+	struct shmem_zero_args a = { .size = sizeof(a),
+		.mode = SHMEM_ZERO_MODE_DISCARD,
+		.ranges = (uintptr_t)r, .nr_ranges = nr };
+	int fd = make_file();
+	long s0 = shmem_kb(), syscalls = 0;
+	double t = now();
+
+	switch (m) {
+	case M_FALLOCATE:
+		for (long i = 0; i < nr; i++)
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      r[i].offset, r[i].length))
+				return 2;
+		syscalls = nr;
+		break;
+	case M_SORTED:
+		syscalls = sorted_punch(fd, r, nr);
+		if (syscalls < 0)
+			return 2;
+		break;
+	default:
+		a.fd = fd;
+		if (ioctl(dev, SHMEM_ZERO_IOC_RANGES, &a)) {
+			perror("SHMEM_ZERO_IOC_RANGES");
+			return 2;
+		}
+		syscalls = 1;
+		break;
+	}
+	t = now() - t;
+	report(m == M_FALLOCATE ? "fallocate per range" :
+	       m == M_SORTED ? "sorted, SEEK_DATA, punch" : "shmem_zero one ioctl",
+	       rep, syscalls, t, s0, fd, r, nr);
+	if (m == M_IOCTL)
+		say("%-22s holes %llu freed %llu\n", "", a.hole_pages, a.freed_pages);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int arg = bench_args(argc, argv);
@@ -102,36 +201,18 @@ int main(int argc, char **argv)
 	say("1 GiB memfd, data every %d pages (0: none); %ld random single-page ranges\n",
 	    data_step, nr);
 	for (int rep = 0; rep < reps; rep++) {
-		struct shmem_zero_args a = { .size = sizeof(a),
-			.mode = SHMEM_ZERO_MODE_DISCARD,
-			.ranges = (uintptr_t)r, .nr_ranges = nr };
-		long s0;
-		double t;
-		int fd;
+		int order[NR_METHODS] = { M_FALLOCATE, M_SORTED, M_IOCTL };
 
-		fd = make_file();
-		s0 = shmem_kb();
-		t = now();
-		for (long i = 0; i < nr; i++)
-			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				      r[i].offset, r[i].length))
-				return 2;
-		t = now() - t;
-		report("fallocate per range", rep, nr, t, s0, fd, r, nr);
-		close(fd);
+		/* After the first repetition, in a random order (fixed seed). */
+		for (int i = NR_METHODS - 1; rep && i > 0; i--) {
+			int j = random() % (i + 1), x = order[i];
 
-		fd = make_file();
-		s0 = shmem_kb();
-		a.fd = fd;
-		t = now();
-		if (ioctl(dev, SHMEM_ZERO_IOC_RANGES, &a)) {
-			perror("SHMEM_ZERO_IOC_RANGES");
-			return 2;
+			order[i] = order[j];
+			order[j] = x;
 		}
-		t = now() - t;
-		report("shmem_zero one ioctl", rep, 1, t, s0, fd, r, nr);
-		say("%-22s holes %llu freed %llu\n", "", a.hole_pages, a.freed_pages);
-		close(fd);
+		for (int i = 0; i < NR_METHODS; i++)
+			if (run_method(order[i], rep, dev, r, nr))
+				return 2;
 	}
 	return 0;
 }
