@@ -178,6 +178,16 @@ user:
 	$(MAKE) -C user/tool
 	$(MAKE) -C user/qemu/tests/guest
 
+# What a distribution ships from user space: libshmemzero (.so, .a, header,
+# pkg-config, man pages), shmemzero(8), and the uAPI header for programs
+# that call the ioctl themselves.  PREFIX (/usr/local) and DESTDIR.
+PREFIX ?= /usr/local
+install:
+	$(MAKE) -C user/lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C user/tool install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	install -D -m 644 kmod/include/uapi/linux/shmem_zero.h \
+		$(DESTDIR)$(PREFIX)/include/linux/shmem_zero.h
+
 # QEMU 7.2 and 10.0 with the libshmemzero series (cached by what goes into
 # each binary), then stock/patched migrations of a 1 GiB memfd guest, one VM
 # per target.
@@ -188,4 +198,4 @@ qemu-check: deps module user
 
 .PHONY: all module kvers dkms-src clean symcheck checkpatch deps check check-full debug-kernel \
 	fresh-check demo \
-	demo-stream bench bench-migrate user qemu-check
+	demo-stream bench bench-migrate user install qemu-check

@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # The checks below, one result call each (a check that never reports counts
 # as a failure against this plan).
-plan=11
+plan=12
 echo "1..$plan"
 tmp=$(mktemp -d /tmp/sz-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -120,6 +120,21 @@ log=$(make -s -C "$tmp/src/user/lib" clean all CFLAGS=-O1 2>&1) &&
 	[ "$(nm -D --defined-only "$tmp/src/user/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" = \
 	  "$(nm -D --defined-only "$prefix/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" ]
 result $? "install: make CFLAGS=-O1 keeps the library's own flags (same exports)" "$log"
+
+# The top-level make install: library, tool, man pages, uAPI header.
+root=$tmp/pkgroot
+log=$(make -s install DESTDIR="$root" PREFIX=/usr 2>&1)
+s=$?
+missing=""
+for f in lib/libshmemzero.so.0 lib/libshmemzero.a lib/pkgconfig/shmemzero.pc \
+	 include/shmemzero.h include/linux/shmem_zero.h sbin/shmemzero \
+	 share/man/man8/shmemzero.8 share/man/man3/sz_open.3 share/man/man3/sz_free.3; do
+	[ -e "$root/usr/$f" ] || missing="$missing $f"
+done
+[ $s -eq 0 ] && [ -z "$missing" ]
+result $? "install: top-level make install DESTDIR= PREFIX=/usr installs lib, tool, man pages, uAPI header" \
+	"$log${missing:+
+missing:$missing}"
 
 if [ $ran != $plan ]; then
 	echo "# test-install.sh: plan $plan but $ran checks ran: fix plan="
