@@ -42,8 +42,8 @@
 extern "C" {
 #endif
 
-#define SZ_VERSION_MAJOR	0
-#define SZ_VERSION_MINOR	2
+#define SHMEMZERO_VERSION_MAJOR	0
+#define SHMEMZERO_VERSION_MINOR	2
 
 struct sz_handle;
 
