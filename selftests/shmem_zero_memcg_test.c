@@ -80,10 +80,7 @@
 
 #include <linux/futex.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "kselftest_harness.h"
-#pragma GCC diagnostic pop
+#include "shmem_zero_harness.h"
 #include "shmem_zero_util.h"
 
 #define RECLAIM		SHMEM_ZERO_MODE_RECLAIM

@@ -113,10 +113,7 @@
 
 #include <linux/udmabuf.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "kselftest_harness.h"
-#pragma GCC diagnostic pop
+#include "shmem_zero_harness.h"
 #include "shmem_zero_util.h"
 #include "shmem_zero_ring.h"
 #include "shmem_zero_module.h"

@@ -38,14 +38,7 @@
 #include <linux/magic.h>
 #include <linux/netlink.h>
 
-/*
- * The 6.1 harness defines a signal handler with an unused parameter; keep
- * -Wextra -Werror for this file but not for that one line of the header.
- */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "kselftest_harness.h"
-#pragma GCC diagnostic pop
+#include "shmem_zero_harness.h"
 #include "shmem_zero_util.h"
 #include "shmem_zero_module.h"
 
