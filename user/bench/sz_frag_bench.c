@@ -114,14 +114,24 @@ static long sorted_punch(int fd, const struct shmem_zero_range *r, long nr)
 			v[n++] = v[i];
 		}
 	}
-	for (long i = 0; i < n; i++) {
+	for (long i = 0, data = -1; i < n; i++) {
 		uint64_t end = v[i].offset + v[i].length;
-		off_t data = lseek(fd, v[i].offset, SEEK_DATA);
 
-		syscalls++;
-		if (data < 0 && errno == ENXIO)
-			break;		/* no data from here to EOF */
-		if (data < 0 || (uint64_t)data >= end)
+		/*
+		 * The last SEEK_DATA found no data in [its start, data): a run
+		 * that ends there is a hole already, no syscall.
+		 */
+		if (data < 0 || (uint64_t)data < v[i].offset) {
+			data = lseek(fd, v[i].offset, SEEK_DATA);
+			syscalls++;
+			if (data < 0 && errno == ENXIO)
+				break;		/* no data from here to EOF */
+			if (data < 0) {
+				free(v);
+				return -1;
+			}
+		}
+		if ((uint64_t)data >= end)
 			continue;
 		syscalls++;
 		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, data,
@@ -129,6 +139,7 @@ static long sorted_punch(int fd, const struct shmem_zero_range *r, long nr)
 			free(v);
 			return -1;
 		}
+		data = -1;	/* what follows the punch is not known */
 	}
 	free(v);
 	return syscalls;
