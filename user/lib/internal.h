@@ -42,5 +42,10 @@ int sz__ioctl_resume(struct sz_handle *h, struct shmem_zero_args *args);
 bool sz__refused(int err);
 /* Is every byte of p[0, len) zero?  len a multiple of 8, p 8-aligned. */
 bool sz__all_zero(const unsigned char *p, size_t len);
+/*
+ * pread() of [off, off + len) into buf, retried on EINTR and continued when
+ * short: the bytes read (fewer only at EOF), or -errno.
+ */
+ssize_t sz__pread_full(struct sz_handle *h, void *buf, size_t len, uint64_t off);
 
 #endif /* SZ_INTERNAL_H */

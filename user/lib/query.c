@@ -72,22 +72,12 @@ static bool mincore_tells(struct sz_handle *h)
 static int read_run(struct sz_handle *h, uint64_t off, size_t i, size_t j,
 		    unsigned char *buf)
 {
-	size_t want = (j - i) * h->page, got = 0;
+	size_t want = (j - i) * h->page;
+	ssize_t got = sz__pread_full(h, buf, want, off + i * h->page);
 
-	while (got < want) {
-		ssize_t r = pread(h->fd, buf + got, want - got,
-				  (off_t)(off + i * h->page + got));
-
-		h->st.syscalls++;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	memset(buf + got, 0, want - got);	/* past EOF */
+	if (got < 0)
+		return (int)got;
+	memset(buf + got, 0, want - (size_t)got);	/* past EOF */
 	return 0;
 }
 

@@ -166,15 +166,38 @@ bool sz__all_zero(const unsigned char *p, size_t len)
 	return true;
 }
 
+ssize_t sz__pread_full(struct sz_handle *h, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(h->fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+
+		h->st.syscalls++;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)	/* EOF */
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 #define SZ_IO_PAGES	64
 
-/* One page of zeros at @off: a short write goes on, EINTR is retried. */
-static int write_zero_page(struct sz_handle *h, uint64_t off)
+/*
+ * @len zero bytes (at most a page) at @off: a short write goes on, EINTR
+ * is retried.
+ */
+static int write_zeros(struct sz_handle *h, uint64_t off, size_t len)
 {
 	size_t done = 0;
 
-	while (done < h->page) {
-		ssize_t w = pwrite(h->fd, h->zero + done, h->page - done,
+	while (done < len) {
+		ssize_t w = pwrite(h->fd, h->zero + done, len - done,
 				   (off_t)(off + done));
 
 		h->st.syscalls++;
@@ -208,7 +231,8 @@ static int zero_in_place(struct sz_handle *h, uint64_t pos, uint64_t end)
 		return -ENOMEM;
 	while (pos < end) {
 		off_t data = lseek(h->fd, (off_t)pos, SEEK_DATA);
-		uint64_t n, got = 0, p;
+		uint64_t n, got, p;
+		ssize_t r;
 
 		h->st.syscalls++;
 		if (data < 0)
@@ -217,23 +241,22 @@ static int zero_in_place(struct sz_handle *h, uint64_t pos, uint64_t end)
 		if (pos >= end)
 			break;
 		n = end - pos < chunk ? end - pos : chunk;
-		while (got < n) {
-			ssize_t r = pread(h->fd, h->io + got, n - got,
-					  (off_t)(pos + got));
-
-			h->st.syscalls++;
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return -errno;
-			if (r == 0)	/* EOF: nothing past it to clear */
-				break;
-			got += (uint64_t)r;
-		}
+		/* short at EOF: there is nothing past it to clear */
+		r = sz__pread_full(h, h->io, n, pos);
+		if (r < 0)
+			return (int)r;
+		got = (uint64_t)r;
+		/*
+		 * A page that EOF cuts: only its bytes before EOF are looked at
+		 * and written (the rest of the buffer is zeroed, not stale), so
+		 * the file keeps its size, as with the module.
+		 */
+		memset(h->io + got, 0, (got + h->page - 1) / h->page * h->page - got);
 		for (p = 0; p < got; p += h->page) {
 			if (sz__all_zero(h->io + p, h->page))
 				continue;
-			ret = write_zero_page(h, pos + p);
+			ret = write_zeros(h, pos + p,
+					  got - p < h->page ? got - p : h->page);
 			if (ret)
 				return ret;
 			h->st.zeroed_pages++;

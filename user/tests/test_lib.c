@@ -1136,6 +1136,36 @@ static bool t_two_handles(const struct path *p)
 	return true;
 }
 
+/*
+ * Zero in place of a page that EOF cuts: the bytes before EOF read zero
+ * and the file keeps its size (the module zeroes the page cache, it does
+ * not write(2) past EOF).
+ */
+static bool t_zero_in_place_eof(const struct path *p)
+{
+	int fd = new_memfd(2, 0x23);
+	struct sz_handle *h;
+	unsigned char *buf = malloc(pg);
+	struct stat st;
+
+	CHECK(buf, "malloc");
+	CHECK(!ftruncate(fd, (off_t)(pg + pg / 2)), "size 1.5 pages");
+	h = open_h(p, fd, 0, 2 * pg, SZ_OPEN_ZERO_IN_PLACE, 0);
+	CHECK(h, "open");
+	CHECK(!sz_add_zero(h, 0, 2 * pg), "queue both pages");
+	CHECK(!sz_flush(h), "flush");
+	sz_close(h);
+	CHECK(!fstat(fd, &st) && st.st_size == (off_t)(pg + pg / 2),
+	      "size %lld, want %lld", (long long)st.st_size, (long long)(pg + pg / 2));
+	CHECK(pread(fd, buf, pg, (off_t)pg) == (ssize_t)(pg / 2), "read the tail");
+	for (size_t i = 0; i < pg / 2; i++)
+		CHECK(!buf[i], "byte %zu of the tail is %#x", i, buf[i]);
+	CHECK(page_is(fd, 0, 0), "page 0 zeroed");
+	free(buf);
+	close(fd);
+	return true;
+}
+
 static bool t_refused_fd(void)
 {
 	char name[] = "/var/tmp/sz-test-XXXXXX";
@@ -1218,6 +1248,8 @@ int main(int argc, char **argv)
 		  t_refused_alike, false },
 		{ "two handles, disjoint pages between flushes (multifd)",
 		  t_two_handles, false },
+		{ "zero in place of a page cut by EOF keeps the size",
+		  t_zero_in_place_eof, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;
