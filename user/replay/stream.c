@@ -178,8 +178,14 @@ static int64_t member_int(struct json_object *obj, const char *key, int64_t def)
 	return v ? json_object_get_int64(v) : def;
 }
 
+/* The index's key of a device: "name/instance_id". */
+static void device_key(char *key, size_t len, const char *name, long long instance)
+{
+	snprintf(key, len, "%.255s/%lld", name, instance);
+}
+
 /*
- * Index the devices by "name/instance_id" (the first of a name and instance
+ * Index the devices by device_key() (the first of a name and instance
  * wins): a section finds its description in one hash lookup.
  */
 static int index_devices(struct parser *p)
@@ -196,8 +202,7 @@ static int index_devices(struct parser *p)
 
 		if (!name)
 			continue;
-		snprintf(key, sizeof(key), "%.255s/%lld", name,
-			 (long long)member_int(d, "instance_id", -1));
+		device_key(key, sizeof(key), name, member_int(d, "instance_id", -1));
 		if (!json_object_object_get_ex(p->index, key, NULL) &&
 		    json_object_object_add(p->index, key, json_object_new_int64(i)))
 			return -1;
@@ -272,7 +277,7 @@ static struct json_object *find_device(struct parser *p, const char *name,
 	struct json_object *i;
 	char key[300];
 
-	snprintf(key, sizeof(key), "%.255s/%u", name, instance);
+	device_key(key, sizeof(key), name, instance);
 	if (!json_object_object_get_ex(p->index, key, &i))
 		return NULL;
 	return json_object_array_get_idx(p->devices, json_object_get_int64(i));

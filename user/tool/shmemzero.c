@@ -208,7 +208,7 @@ static void json_add_u64(struct json_object *obj, const char *key, uint64_t v)
 }
 
 static void print_counts(const char *what, const struct sz_counts *c,
-			 bool json, const bool *dry_run)
+			 bool json, bool dry_run)
 {
 	long page = sysconf(_SC_PAGESIZE);
 
@@ -262,7 +262,7 @@ static int query_fd(const struct opts *o, int fd, const char *what)
 	sz_close(h);
 	if (ret)
 		return fail(-ret, what);
-	print_counts(what, &c, o->json, NULL);
+	print_counts(what, &c, o->json, false);
 	return EXIT_OK;
 }
 
@@ -390,12 +390,12 @@ static int cmd_reclaim(const struct opts *o)
 	if (ret)
 		return fail(-ret, what);
 	if (o->dry_run) {
-		print_counts(what, &total, o->json, &o->dry_run);
+		print_counts(what, &total, o->json, true);
 		if (!o->json)
 			printf("dry run: up to %" PRIu64 " zero pages (%.1f MiB) would be freed\n",
 			       total.zero, total.zero * (double)page / 1048576);
 	} else {
-		print_counts(what, &total, o->json, NULL);
+		print_counts(what, &total, o->json, false);
 		if (!o->json)
 			printf("freed %" PRIu64 " pages (%.1f MiB)\n", total.freed,
 			       total.freed * (double)page / 1048576);
