@@ -476,6 +476,7 @@ def write_targets(w, zero, scen, limit):
         "ioctl, 4096 one-page hole runs (per run)")
     add, inl = limit.get("sz_add_zero (per zero page)"), limit.get(
         "inline coalescing (per zero page)")
+    vec = limit.get("sz_add_zero_v, 128-page packets (per zero page)")
     punch = limit.get("fallocate(PUNCH_HOLE) of a hole")
     if sd and rng and add and inl and punch:
         w("Why (figures from the physical-limit line below). *Empty destination*: the best "
@@ -487,14 +488,18 @@ def write_targets(w, zero, scen, limit):
           "against %s ns for the coalescing the per-run strategies do inline): at 1 %% data "
           "a run is ~100 pages, so per-page work dominates every strategy and the ratios "
           "stay near 1. `lib-runs` (the same library and module, runs coalesced by the "
-          "caller) shows what removing the per-page call gives. *Pre-filled destination*: "
+          "caller) shows what removing the per-page call gives%s. *Pre-filled destination*: "
           "the work is freeing the stale pages, done by the same truncation code for "
           "punch-hole and DISCARD; the ioctl saves only the per-run syscall, which at 50 %% "
           "data (runs of ~2 pages) is a fraction of the per-page freeing cost. *Empty "
           "ioctl*: its fixed cost is %s ns against %s ns for a null syscall; it only "
           "matters per batch.\n" % (
               fmt(sd, 0), fmt(rng, 0), sd / rng, fmt(punch, 0), punch / rng, fmt(add, 0),
-              fmt(inl, 0), fmt(limit.get("empty ioctl"), 0),
+              fmt(inl, 0),
+              ("; the vector call QEMU's multifd receive path makes, a packet's 128 zero "
+               "pages at once (`sz_add_zero_v`), costs %s ns per page" % fmt(vec, 0))
+              if vec else "",
+              fmt(limit.get("empty ioctl"), 0),
               fmt(limit.get("null syscall (getppid)"), 0)))
 
 

@@ -12,6 +12,8 @@
  *   mincore, 64 MiB of holes  one call: per page (it looks up every page)
  *   sz_add_zero               libshmemzero queuing one zero page in stream
  *                             order (extends the pending run; no syscall)
+ *   sz_add_zero_v             the same, 128 pages per call: a multifd
+ *                             packet's zero pages (QEMU's receive path)
  *   inline coalescing         the same done by the caller (sz-replay's
  *                             per-run strategies): a compare and an add
  *
@@ -44,6 +46,8 @@ static struct shmem_zero_range vec[RUNS];
 static struct sz_handle *handle;
 static uint64_t pend_start, pend_end, sink;
 static unsigned char vec64[(64UL << 20) / 4096];
+#define PACKET		128	/* pages of a 512 KiB multifd packet */
+static uint64_t packet[PACKET];
 
 static void discard(struct shmem_zero_range *r, unsigned long n)
 {
@@ -64,6 +68,7 @@ static void op(int which, long i)
 	struct shmem_zero_range big = { 0, 64UL << 20 };
 	off_t off = (i % 1024) * page * 64;
 	unsigned char v;
+	uint64_t first;
 
 	switch (which) {
 	case 0:
@@ -104,6 +109,16 @@ static void op(int which, long i)
 			sz_open(&handle, fd, 0, SIZE, SZ_OPEN_FALLBACK, 0);
 		}
 		break;
+	case 11:		/* the same pages, a packet per call */
+		first = (uint64_t)(i * PACKET) % (SIZE / page);
+		for (int k = 0; k < PACKET; k++)	/* as QEMU decodes them */
+			packet[k] = (first + k) * page;
+		sz_add_zero_v(handle, packet, PACKET, page);
+		if ((i + 1) * PACKET % (SIZE / page) == 0) {
+			sz_close(handle);
+			sz_open(&handle, fd, 0, SIZE, SZ_OPEN_FALLBACK, 0);
+		}
+		break;
 	default:
 		if (pend_end == (uint64_t)i * page) {
 			pend_end += page;
@@ -134,6 +149,8 @@ int main(int argc, char **argv)
 		{ "mincore of one hole page", 20000, 1 },
 		{ "mincore of 64 MiB of holes (per page)", 20, 16384 },
 		{ "sz_add_zero (per zero page)", 1000000, 1 },
+		{ "sz_add_zero_v, 128-page packets (per zero page)", 8000,
+		  PACKET },
 		{ "inline coalescing (per zero page)", 1000000, 1 },
 	};
 	int arg = bench_args(argc, argv);

@@ -123,11 +123,11 @@ static void by_lib(int fd, size_t size, struct seen *s)
 	struct sz_stats st;
 
 	if (sz_open(&h, fd, 0, size, SZ_OPEN_READONLY | SZ_OPEN_FALLBACK, 0) ||
-	    sz_query(h, 0, size, NULL, &c)) {
+	    sz_query(h, 0, size, NULL, &c, sizeof(c))) {
 		fprintf(stderr, "sz_query failed\n");
 		exit(2);
 	}
-	sz_stats(h, &st);
+	sz_stats(h, &st, sizeof(st));
 	sz_close(h);
 	s->hole = c.hole;
 	s->zero = c.zero;

@@ -11,6 +11,13 @@
 #include "shmemzero.h"
 
 #define SZ_EXPORT	__attribute__((visibility("default")))
+/*
+ * An exported function under a versioned name (libshmemzero.map):
+ * name@@VER is the default that new programs link to, name@VER an old
+ * ABI kept for programs linked before.  The functions are prototyped
+ * here, under their own names, for -Wmissing-prototypes.
+ */
+#define SZ_SYMVER(fn, versioned)	__asm__(".symver " #fn ", " #versioned)
 
 /* File offsets are cast to off_t: every source defines _FILE_OFFSET_BITS. */
 _Static_assert(sizeof(off_t) == 8, "libshmemzero needs a 64-bit off_t");
@@ -47,5 +54,19 @@ bool sz__all_zero(const unsigned char *p, size_t len);
  * short: the bytes read (fewer only at EOF), or -errno.
  */
 ssize_t sz__pread_full(struct sz_handle *h, void *buf, size_t len, uint64_t off);
+/* Copy an ssize-byte struct out to one of size bytes (zero-filled past). */
+void sz__copy_out(void *dst, size_t size, const void *src, size_t ssize);
+
+/* The versions of the versioned exports (see SZ_SYMVER). */
+int sz_stats_v03(const struct sz_handle *h, struct sz_stats *st, size_t size);
+void sz_stats_v01(const struct sz_handle *h, struct sz_stats *st);
+int sz_query_v03(struct sz_handle *h, uint64_t offset, uint64_t length,
+		 uint8_t *map, struct sz_counts *counts, size_t counts_size);
+int sz_query_v01(struct sz_handle *h, uint64_t offset, uint64_t length,
+		 uint8_t *map, struct sz_counts *counts);
+int sz_reclaim_v03(struct sz_handle *h, uint64_t offset, uint64_t length,
+		   struct sz_counts *counts, size_t counts_size);
+int sz_reclaim_v01(struct sz_handle *h, uint64_t offset, uint64_t length,
+		   struct sz_counts *counts);
 
 #endif /* SZ_INTERNAL_H */

@@ -248,8 +248,8 @@ static void counts_from_args(struct sz_counts *c,
 	c->busy = a->busy_pages;
 }
 
-SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
-		       uint8_t *map, struct sz_counts *counts)
+static int query(struct sz_handle *h, uint64_t offset, uint64_t length,
+		 uint8_t *map, struct sz_counts *counts)
 {
 	uint64_t pages, i;
 	uint8_t *own = NULL;
@@ -301,8 +301,8 @@ SZ_EXPORT int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
 	return ret;
 }
 
-SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
-			 uint64_t length, struct sz_counts *counts)
+static int reclaim(struct sz_handle *h, uint64_t offset, uint64_t length,
+		   struct sz_counts *counts)
 {
 	struct shmem_zero_args a;
 	int ret;
@@ -323,3 +323,57 @@ SZ_EXPORT int sz_reclaim(struct sz_handle *h, uint64_t offset,
 	counts_from_args(counts, &a);
 	return ret;
 }
+
+/*
+ * The callers' struct sz_counts is counts_size bytes (0.3): the counts are
+ * made in a whole one and copied out.
+ */
+SZ_EXPORT int sz_query_v03(struct sz_handle *h, uint64_t offset,
+			   uint64_t length, uint8_t *map,
+			   struct sz_counts *counts, size_t counts_size)
+{
+	struct sz_counts c = { 0 };
+	int ret;
+
+	if (counts && counts_size < SZ_COUNTS_SIZE_VER0)
+		return -EINVAL;
+	ret = query(h, offset, length, map, counts ? &c : NULL);
+	if (counts)
+		sz__copy_out(counts, counts_size, &c, sizeof(c));
+	return ret;
+}
+SZ_SYMVER(sz_query_v03, sz_query@@SHMEMZERO_0.3);
+
+SZ_EXPORT int sz_reclaim_v03(struct sz_handle *h, uint64_t offset,
+			     uint64_t length, struct sz_counts *counts,
+			     size_t counts_size)
+{
+	struct sz_counts c = { 0 };
+	int ret;
+
+	if (counts && counts_size < SZ_COUNTS_SIZE_VER0)
+		return -EINVAL;
+	ret = reclaim(h, offset, length, counts ? &c : NULL);
+	if (counts)
+		sz__copy_out(counts, counts_size, &c, sizeof(c));
+	return ret;
+}
+SZ_SYMVER(sz_reclaim_v03, sz_reclaim@@SHMEMZERO_0.3);
+
+/* 0.1: no size; struct sz_counts then ended in 8 reserved counters. */
+#define SZ_COUNTS_SIZE_01	(SZ_COUNTS_SIZE_VER0 + 8 * sizeof(uint64_t))
+
+SZ_EXPORT int sz_query_v01(struct sz_handle *h, uint64_t offset,
+			   uint64_t length, uint8_t *map,
+			   struct sz_counts *counts)
+{
+	return sz_query_v03(h, offset, length, map, counts, SZ_COUNTS_SIZE_01);
+}
+SZ_SYMVER(sz_query_v01, sz_query@SHMEMZERO_0.1);
+
+SZ_EXPORT int sz_reclaim_v01(struct sz_handle *h, uint64_t offset,
+			     uint64_t length, struct sz_counts *counts)
+{
+	return sz_reclaim_v03(h, offset, length, counts, SZ_COUNTS_SIZE_01);
+}
+SZ_SYMVER(sz_reclaim_v01, sz_reclaim@SHMEMZERO_0.1);

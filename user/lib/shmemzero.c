@@ -451,25 +451,24 @@ static int trim(struct sz_handle *h, uint64_t a, uint64_t b)
 	return 0;
 }
 
-SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
-			  uint64_t length)
+/*
+ * Queue [s, e) (file offsets, page aligned): 0, or -errno with *queued
+ * telling whether the run is pending (the batch it filled failed) or not
+ * (the queue was full of runs that still cannot be applied).
+ */
+static int add_run(struct sz_handle *h, uint64_t s, uint64_t e, bool *queued)
 {
-	uint64_t s, e;
 	size_t i, j;
 	int ret;
 
-	if (!h || !length || !sz__range_ok(h, offset, length, true))
-		return -EINVAL;
-	if (h->flags & SZ_OPEN_READONLY)
-		return -EBADF;
-	s = h->base + offset;
-	e = s + length;
+	*queued = false;
 	h->st.add_calls++;
-	h->st.add_bytes += length;
+	h->st.add_bytes += e - s;
 	/* Stream order: the run extends the last pending run. */
 	if (h->nr && s == end_of(&h->runs[h->nr - 1])) {
-		h->runs[h->nr - 1].length += length;
+		h->runs[h->nr - 1].length += e - s;
 		h->st.coalesced++;
+		*queued = true;
 		return 0;
 	}
 	i = first_ending_after(h, s, true);
@@ -498,7 +497,7 @@ SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
 		memmove(&h->runs[i + 1], &h->runs[i],
 			(h->nr - i) * sizeof(*h->runs));
 		h->runs[i].offset = s;
-		h->runs[i].length = length;
+		h->runs[i].length = e - s;
 		h->nr++;
 	} else {
 		struct shmem_zero_range *r = &h->runs[i];
@@ -513,17 +512,84 @@ SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
 		remove_runs(h, i + 1, j - i - 1);
 		h->st.coalesced++;
 	}
+	*queued = true;
 	return h->nr >= h->batch ? sz_flush(h) : 0;
 }
 
-SZ_EXPORT int sz_before_write(struct sz_handle *h, uint64_t offset,
-			      uint64_t length)
+SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
+			  uint64_t length)
+{
+	bool queued;
+
+	if (!h || !length || !sz__range_ok(h, offset, length, true))
+		return -EINVAL;
+	if (h->flags & SZ_OPEN_READONLY)
+		return -EBADF;
+	return add_run(h, h->base + offset, h->base + offset + length, &queued);
+}
+
+SZ_EXPORT ssize_t sz_add_zero_v(struct sz_handle *h, const uint64_t *offsets,
+				size_t n, uint64_t length)
+{
+	uint64_t mask, max, base, end, extended = 0;
+	struct shmem_zero_range *last;
+	size_t i;
+	bool queued;
+	int ret = 0;
+
+	if (!h || (n && !offsets) || n > SSIZE_MAX)
+		return -EINVAL;
+	if (h->flags & SZ_OPEN_READONLY)
+		return n ? -EBADF : 0;
+	if (!n)
+		return 0;
+	if (!length || !sz__range_ok(h, 0, length, true))
+		return -EINVAL;
+	/* In locals: the stores to the last run cannot alias them. */
+	mask = h->page - 1;
+	max = h->size - length;
+	base = h->base;
+	last = h->nr ? &h->runs[h->nr - 1] : NULL;
+	end = last ? end_of(last) : UINT64_MAX;
+	for (i = 0; i < n; i++) {
+		uint64_t s = base + offsets[i];
+
+		/* sz__range_ok(), length already checked */
+		if ((offsets[i] & mask) || offsets[i] > max) {
+			ret = -EINVAL;
+			break;
+		}
+		/* Stream order, the common case: the last run grows. */
+		if (s == end) {
+			end += length;
+			extended++;
+			continue;
+		}
+		if (last)
+			last->length = end - last->offset;
+		ret = add_run(h, s, s + length, &queued);
+		/* add_run() may have moved or applied the runs */
+		last = h->nr ? &h->runs[h->nr - 1] : NULL;
+		end = last ? end_of(last) : UINT64_MAX;
+		/* A batch that failed stays pending: its error comes later. */
+		if (ret && !queued)
+			break;
+		ret = 0;
+	}
+	if (last)
+		last->length = end - last->offset;
+	h->st.add_calls += extended;
+	h->st.add_bytes += extended * length;
+	h->st.coalesced += extended;
+	return i ? (ssize_t)i : ret;
+}
+
+/* sz_before_write() of a checked range. */
+static int before_write(struct sz_handle *h, uint64_t offset, uint64_t length)
 {
 	uint64_t s, e, mask, head, tail;
 	int ret = 0;
 
-	if (!h || !sz__range_ok(h, offset, length, false))
-		return -EINVAL;
 	if (!length || !h->nr)
 		return 0;
 	mask = h->page - 1;
@@ -542,6 +608,34 @@ SZ_EXPORT int sz_before_write(struct sz_handle *h, uint64_t offset,
 	s = (s + mask) & ~mask;
 	e &= ~mask;
 	return s < e ? trim(h, s, e) : 0;
+}
+
+SZ_EXPORT int sz_before_write(struct sz_handle *h, uint64_t offset,
+			      uint64_t length)
+{
+	if (!h || !sz__range_ok(h, offset, length, false))
+		return -EINVAL;
+	return before_write(h, offset, length);
+}
+
+SZ_EXPORT ssize_t sz_before_write_v(struct sz_handle *h,
+				    const uint64_t *offsets, size_t n,
+				    uint64_t length)
+{
+	size_t i;
+	int ret = 0;
+
+	if (!h || (n && !offsets) || n > SSIZE_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!sz__range_ok(h, offsets[i], length, false))
+			ret = -EINVAL;
+		else
+			ret = before_write(h, offsets[i], length);
+		if (ret)
+			break;
+	}
+	return i ? (ssize_t)i : ret;
 }
 
 SZ_EXPORT int sz_flush_range(struct sz_handle *h, uint64_t offset,
@@ -737,15 +831,40 @@ SZ_EXPORT int sz_path(const struct sz_handle *h)
 	return h ? h->path : -EINVAL;
 }
 
-SZ_EXPORT void sz_stats(const struct sz_handle *h, struct sz_stats *st)
+/*
+ * Copy src (ssize bytes) to a caller's struct of size bytes, as the kernel's
+ * copy_struct_to_user(): the prefix an older caller knows, and zeros for
+ * the fields of a newer caller that this library does not know.
+ */
+void sz__copy_out(void *dst, size_t size, const void *src, size_t ssize)
 {
+	memcpy(dst, src, size < ssize ? size : ssize);
+	if (size > ssize)
+		memset((char *)dst + ssize, 0, size - ssize);
+}
+
+SZ_EXPORT int sz_stats_v03(const struct sz_handle *h, struct sz_stats *st,
+			   size_t size)
+{
+	struct sz_stats t;
 	size_t i;
 
-	if (!h || !st)
-		return;
-	*st = h->st;
-	st->pending_runs = h->nr;
-	st->pending_bytes = 0;
+	if (!h || !st || size < SZ_STATS_SIZE_VER0)
+		return -EINVAL;
+	t = h->st;
+	t.pending_runs = h->nr;
+	t.pending_bytes = 0;
 	for (i = 0; i < h->nr; i++)
-		st->pending_bytes += h->runs[i].length;
+		t.pending_bytes += h->runs[i].length;
+	sz__copy_out(st, size, &t, sizeof(t));
+	return 0;
 }
+SZ_SYMVER(sz_stats_v03, sz_stats@@SHMEMZERO_0.3);
+
+/* 0.1: no size; the struct then ended in 8 reserved counters. */
+SZ_EXPORT void sz_stats_v01(const struct sz_handle *h, struct sz_stats *st)
+{
+	if (h && st)
+		sz_stats_v03(h, st, SZ_STATS_SIZE_VER0 + 8 * sizeof(uint64_t));
+}
+SZ_SYMVER(sz_stats_v01, sz_stats@SHMEMZERO_0.1);

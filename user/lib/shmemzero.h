@@ -37,13 +37,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define SHMEMZERO_VERSION_MAJOR	0
-#define SHMEMZERO_VERSION_MINOR	2
+#define SHMEMZERO_VERSION_MINOR	3
 
 struct sz_handle;
 
@@ -73,15 +74,19 @@ enum sz_page_class {
 					 * not read (counted as data) */
 };
 
-/* Page counts of sz_query() and sz_reclaim(). */
+/*
+ * Page counts of sz_query() and sz_reclaim().  The caller passes
+ * sizeof(struct sz_counts) with it: fields are only ever appended, and a
+ * library older than the caller's header zeroes the ones it does not know.
+ */
 struct sz_counts {
 	uint64_t hole, zero, data, swap, unwritten;
 	uint64_t freed;		/* sz_reclaim(): zero pages freed */
 	uint64_t pinned, busy;	/* sz_reclaim(): zero pages kept */
-	uint64_t reserved[8];
 };
+#define SZ_COUNTS_SIZE_VER0	64	/* 0.3: hole .. busy */
 
-/* Cumulative counters of a handle (sz_stats()). */
+/* Cumulative counters of a handle (sz_stats(); sized as sz_counts). */
 struct sz_stats {
 	uint64_t add_calls, add_bytes;	/* sz_add_zero() */
 	uint64_t coalesced;		/* adds merged into a pending run */
@@ -96,8 +101,8 @@ struct sz_stats {
 	/* kernel page counters summed over DISCARD/ZERO_IN_PLACE calls */
 	uint64_t hole_pages, freed_pages, zeroed_pages, swap_pages;
 	uint64_t pinned_pages;
-	uint64_t reserved[8];
 };
+#define SZ_STATS_SIZE_VER0	152	/* 0.3: add_calls .. pinned_pages */
 
 /*
  * Open a handle on bytes [fd_offset, fd_offset + length) of fd (the handle
@@ -121,6 +126,20 @@ int sz_add_zero(struct sz_handle *h, uint64_t offset, uint64_t length);
  * are zeroed now.  The caller then writes every byte of the range.
  */
 int sz_before_write(struct sz_handle *h, uint64_t offset, uint64_t length);
+/*
+ * Vector forms (0.3), for callers holding many pages at once, such as
+ * QEMU's multifd packets: n ranges of length bytes at offsets[0, n), taken
+ * in order as n calls of sz_add_zero() or sz_before_write() would, at the
+ * cost of one call.  They return how many were taken: n; or fewer, when
+ * offsets[ret] failed and it and the ones after were not touched (call
+ * again from there for its error); or -errno when offsets[0] failed.
+ * With sz_add_zero_v(), a batch that a run filled and that could not be
+ * applied stays pending, and the next call that applies it reports it.
+ */
+ssize_t sz_add_zero_v(struct sz_handle *h, const uint64_t *offsets, size_t n,
+		      uint64_t length);
+ssize_t sz_before_write_v(struct sz_handle *h, const uint64_t *offsets,
+			  size_t n, uint64_t length);
 /* Apply now the pending runs that overlap the range (before reading it). */
 int sz_flush_range(struct sz_handle *h, uint64_t offset, uint64_t length);
 /* Apply every pending run. */
@@ -139,17 +158,17 @@ int sz_flush(struct sz_handle *h);
  * the flag).
  */
 int sz_query(struct sz_handle *h, uint64_t offset, uint64_t length,
-	     uint8_t *map, struct sz_counts *counts);
+	     uint8_t *map, struct sz_counts *counts, size_t counts_size);
 /*
  * Free the resident pages of the range that are entirely zero, race-free
  * against concurrent writers.  Module only: -EOPNOTSUPP on the fallback
  * path (userspace cannot compare and punch atomically).
  */
 int sz_reclaim(struct sz_handle *h, uint64_t offset, uint64_t length,
-	       struct sz_counts *counts);
+	       struct sz_counts *counts, size_t counts_size);
 
-/* Copy the handle's counters. */
-void sz_stats(const struct sz_handle *h, struct sz_stats *st);
+/* Copy the handle's counters: size is sizeof(*st); -EINVAL if too small. */
+int sz_stats(const struct sz_handle *h, struct sz_stats *st, size_t size);
 
 #ifdef __cplusplus
 }

@@ -623,7 +623,7 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 				     "sz_open");
 				goto out;
 			}
-			sz_stats(r.h[b], &lst);
+			sz_stats(r.h[b], &lst, sizeof(lst));
 			r.lib_base_syscalls += lst.syscalls;
 		}
 		res->path = sz_path(r.h[0]) == SZ_PATH_IOCTL ? "ioctl" :
@@ -658,7 +658,7 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 	for (b = 0; b < layout->nr_blocks && r.h[b]; b++) {
 		struct sz_stats lst;
 
-		sz_stats(r.h[b], &lst);
+		sz_stats(r.h[b], &lst, sizeof(lst));
 		res->syscalls += lst.syscalls;
 	}
 	res->syscalls -= r.lib_base_syscalls;	/* open and probe */

@@ -163,7 +163,7 @@ static struct sz_stats stats_of(struct sz_handle *h)
 {
 	struct sz_stats st;
 
-	sz_stats(h, &st);
+	sz_stats(h, &st, sizeof(st));
 	return st;
 }
 
@@ -232,7 +232,7 @@ static bool t_open_errors(const struct path *p)
 	CHECK(sz_add_zero(h, pg, 2 * pg) == -EINVAL, "straddles the end");
 	CHECK(sz_add_zero(h, UINT64_MAX - pg + 1, pg) == -EINVAL, "overflow");
 	CHECK(sz_before_write(h, 2 * pg - 1, 2) == -EINVAL, "write past end");
-	CHECK(sz_query(h, 0, 3 * pg, NULL, NULL) == -EINVAL, "query past");
+	CHECK(sz_query(h, 0, 3 * pg, NULL, NULL, 0) == -EINVAL, "query past");
 	CHECK(sz_close(h) == 0, "close");
 	CHECK(sz_close(NULL) == 0, "close NULL");
 	close(fd);
@@ -490,9 +490,37 @@ static bool random_ops(const struct path *p, unsigned int seed, int fd,
 
 		if (first + n > npages)
 			n = npages - first;
-		if (op < 8) {
+		if (op < 6) {
 			CHECK(!sz_add_zero(h, first * pg, n * pg), "add");
 			memset(model + first * pg, 0, n * pg);
+		} else if (op < 8) {
+			/* up to 8 runs of n pages, any order, repeats too */
+			uint64_t offs[8];
+			size_t k = 1 + (size_t)random() % 8, j;
+
+			n = 1 + (size_t)random() % 3;
+			for (j = 0; j < k; j++) {
+				offs[j] = (uint64_t)random() % (npages - n + 1) * pg;
+				memset(model + offs[j], 0, n * pg);
+			}
+			CHECK(sz_add_zero_v(h, offs, k, n * pg) == (ssize_t)k,
+			      "add_v");
+		} else if (op >= 12 && op < 14) {
+			/* writes of len bytes at up to 4 offsets, in order */
+			uint64_t offs[4];
+			size_t k = 1 + (size_t)random() % 4, j;
+			size_t len = 1 + (size_t)random() % (2 * pg);
+			unsigned char v = (unsigned char)(1 + random() % 255);
+
+			for (j = 0; j < k; j++)
+				offs[j] = (uint64_t)random() % (npages * pg - len + 1);
+			CHECK(sz_before_write_v(h, offs, k, len) == (ssize_t)k,
+			      "before_write_v");
+			memset(buf, v, len);
+			for (j = 0; j < k; j++) {
+				memcpy(m + offs[j], buf, len);
+				memcpy(model + offs[j], buf, len);
+			}
 		} else if (op < 14) {
 			/* any byte range, up to 3 pages, via write or mapping */
 			uint64_t off = first * pg + (size_t)random() % pg;
@@ -587,7 +615,7 @@ static bool query_classes(const struct path *p, bool noread)
 	CHECK(!sz_add_zero(h, 9 * pg, pg), "pending zero on 9");
 	want[9] = SZ_PAGE_HOLE;
 	memset(map, 0xff, sizeof(map));
-	CHECK(!sz_query(h, 0, n * pg, map, &c), "query");
+	CHECK(!sz_query(h, 0, n * pg, map, &c, sizeof(c)), "query");
 	for (i = 0; i < n; i++)
 		CHECK(map[i] == want[i], "page %zu: class %u, want %u", i,
 		      map[i], want[i]);
@@ -605,7 +633,7 @@ static bool query_classes(const struct path *p, bool noread)
 	      (unsigned long)c.zero, (unsigned long)c.data,
 	      (unsigned long)c.unwritten);
 	/* a sub-range, counts only: pages 2-5 */
-	CHECK(!sz_query(h, 2 * pg, 4 * pg, NULL, &c), "sub-range");
+	CHECK(!sz_query(h, 2 * pg, 4 * pg, NULL, &c, sizeof(c)), "sub-range");
 	CHECK(c.data == 2 && c.hole + c.unwritten == 2, "sub-range counts");
 	sz_close(h);
 	close(fd);
@@ -636,7 +664,7 @@ static bool t_query_resident_cost(const struct path *p)
 	CHECK(h, "open");
 	before = stats_of(h).syscalls;
 	for (i = 0; i < n; i += 8) {
-		CHECK(!sz_query(h, i * pg, 8 * pg, NULL, &c), "query");
+		CHECK(!sz_query(h, i * pg, 8 * pg, NULL, &c, sizeof(c)), "query");
 		data += c.data;
 	}
 	CHECK(data == n, "data pages %lu", (unsigned long)data);
@@ -713,7 +741,7 @@ static bool t_reclaim(const struct path *p)
 	CHECK(h, "open");
 	CHECK(pwrite(fd, "x", 1, (off_t)(2 * pg)) == 1, "data 2");
 	lru_drain();
-	ret = sz_reclaim(h, 0, 8 * pg, &c);
+	ret = sz_reclaim(h, 0, 8 * pg, &c, sizeof(c));
 	if (p != &module) {
 		CHECK(ret == -EOPNOTSUPP, "fallback reclaim: %d", ret);
 	} else {
@@ -765,7 +793,7 @@ static bool t_eintr(const struct path *p)
 		setitimer(ITIMER_REAL, &it, NULL);
 		ret = sz_flush(h);
 		CHECK(ret == 0, "flush: %s", strerror(-ret));
-		ret = sz_query(h, 0, n * pg, map, &c);
+		ret = sz_query(h, 0, n * pg, map, &c, sizeof(c));
 		setitimer(ITIMER_REAL, &off, NULL);
 		CHECK(ret == 0, "query: %s", strerror(-ret));
 		CHECK(c.hole == n / 2 && c.data == n / 2, "query counts");
@@ -807,8 +835,8 @@ static bool t_paths_agree(void)
 	h1 = open_h(&module, f1, 0, npages * pg, 0, 0);
 	h2 = open_h(&fallback, f2, 0, npages * pg, 0, 0);
 	CHECK(h1 && h2, "open");
-	CHECK(!sz_query(h1, 0, npages * pg, q1, NULL) &&
-	      !sz_query(h2, 0, npages * pg, q2, NULL), "query");
+	CHECK(!sz_query(h1, 0, npages * pg, q1, NULL, 0) &&
+	      !sz_query(h2, 0, npages * pg, q2, NULL, 0), "query");
 	CHECK(!memcmp(q1, q2, npages), "query maps agree");
 	sz_close(h1);
 	sz_close(h2);
@@ -977,6 +1005,22 @@ static bool t_queue_cap(const struct path *p)
 	CHECK(stats_of(h).pending_runs == 4, "pending %lu after 26 refused runs, want 4",
 	      (unsigned long)stats_of(h).pending_runs);
 	CHECK(!sz_add_zero(h, 7 * pg, pg), "a run that merges with a pending one");
+	{
+		/* 8: extends 6-7; 9: too; 40: a new run, refused; 10: untouched */
+		uint64_t v[4] = { 8 * pg, 9 * pg, 40 * pg, 10 * pg };
+		struct sz_stats st;
+
+		ret = (int)sz_add_zero_v(h, v, 4, pg);
+		st = stats_of(h);
+		CHECK(ret == 2, "vector: %d taken, want 2", ret);
+		CHECK(st.pending_runs == 4 && st.pending_bytes == 7 * pg,
+		      "vector: pending %lu runs, %lu pages, want 4 and 7",
+		      (unsigned long)st.pending_runs,
+		      (unsigned long)(st.pending_bytes / pg));
+		ret = (int)sz_add_zero_v(h, v + 2, 2, pg);
+		CHECK(ret == -EPERM, "vector from there: %s, want EPERM",
+		      strerror(-ret));
+	}
 	CHECK(page_is(fd, 0, 0x61), "nothing applied");
 	sz_free(h);
 	close(fd);
@@ -1083,7 +1127,7 @@ static bool t_refused_alike(const struct path *p)
 	CHECK(!fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), "F_SEAL_WRITE");
 	h = open_h(p, fd, 0, 2 * pg, SZ_OPEN_READONLY, 0);
 	CHECK(h, "read-only handle");
-	ret = sz_reclaim(h, 0, 2 * pg, NULL);
+	ret = sz_reclaim(h, 0, 2 * pg, NULL, 0);
 	sz_close(h);
 	CHECK(ret == -EPERM, "RECLAIM of a write-sealed memfd: %s, want EPERM",
 	      strerror(-ret));
@@ -1162,6 +1206,181 @@ static bool t_zero_in_place_eof(const struct path *p)
 		CHECK(!buf[i], "byte %zu of the tail is %#x", i, buf[i]);
 	CHECK(page_is(fd, 0, 0), "page 0 zeroed");
 	free(buf);
+	close(fd);
+	return true;
+}
+
+/* The vector forms: n runs taken in order; the first bad one ends it. */
+static bool t_vector(const struct path *p)
+{
+	int fd = new_memfd(16, 0x5a);
+	struct sz_handle *h = open_h(p, fd, 0, 8 * pg, 0, 0);
+	uint64_t offs[4] = { 2 * pg, 4 * pg, 3 * pg, 5 * pg };
+	struct sz_stats st;
+	size_t i;
+
+	CHECK(h, "open");
+	CHECK(sz_add_zero_v(h, offs, 0, pg) == 0, "n 0");
+	CHECK(sz_add_zero_v(h, NULL, 1, pg) == -EINVAL, "NULL vector");
+	CHECK(sz_add_zero_v(h, offs, 4, 0) == -EINVAL, "length 0");
+	offs[0] = 1;
+	CHECK(sz_add_zero_v(h, offs, 4, pg) == -EINVAL, "first unaligned");
+	CHECK(stats_of(h).pending_runs == 0, "nothing queued");
+	offs[0] = 2 * pg;
+	offs[2] = 8 * pg;			/* past the region */
+	CHECK(sz_add_zero_v(h, offs, 4, pg) == 2, "short count at the third");
+	st = stats_of(h);
+	CHECK(st.pending_runs == 2 && st.pending_bytes == 2 * pg &&
+	      st.add_calls == 2, "runs 2 and 4 only: %lu runs, %lu bytes",
+	      (unsigned long)st.pending_runs, (unsigned long)st.pending_bytes);
+	CHECK(sz_add_zero_v(h, offs + 2, 2, pg) == -EINVAL,
+	      "from there: its error");
+	offs[2] = 3 * pg;			/* 2, 3, 4 and 5: one run */
+	CHECK(sz_add_zero_v(h, offs + 2, 2, pg) == 2, "the rest");
+	CHECK(stats_of(h).pending_runs == 1, "one run 2-5");
+	/* a write of page 3: dropped from the run; page 8 is outside */
+	offs[0] = 3 * pg;
+	offs[1] = 8 * pg;
+	CHECK(sz_before_write_v(h, offs, 2, pg) == 1, "short count at page 8");
+	st = stats_of(h);
+	CHECK(st.trimmed_bytes == pg && st.pending_runs == 2,
+	      "page 3 trimmed: %lu bytes, %lu runs",
+	      (unsigned long)st.trimmed_bytes, (unsigned long)st.pending_runs);
+	CHECK(sz_before_write_v(h, offs + 1, 1, pg) == -EINVAL, "its error");
+	CHECK(pwrite(fd, "\x77", 1, (off_t)(3 * pg)) == 1, "write page 3");
+	/* 2 bytes inside page 5: its run (4-5) is applied now */
+	offs[0] = 5 * pg + 10;
+	CHECK(sz_before_write_v(h, offs, 1, 2) == 1, "partial write");
+	st = stats_of(h);
+	CHECK(st.early_flushes == 1 && st.pending_runs == 1,
+	      "run 4-5 applied early: %lu, %lu pending",
+	      (unsigned long)st.early_flushes, (unsigned long)st.pending_runs);
+	CHECK(pwrite(fd, "\x11\x11", 2, (off_t)(5 * pg + 10)) == 2, "write 5");
+	CHECK(!sz_flush(h), "flush");
+	for (i = 0; i < 8; i++) {
+		unsigned char b[2];
+
+		if (i == 3 || i == 5) {
+			CHECK(pread(fd, b, 1, (off_t)(i * pg)) == 1 &&
+			      b[0] == (i == 3 ? 0x77 : 0) &&
+			      pread(fd, b + 1, 1, (off_t)(i * pg + 10)) == 1 &&
+			      b[1] == (i == 3 ? 0x5a : 0x11),
+			      "page %zu: %#x %#x", i, b[0], b[1]);
+			continue;
+		}
+		CHECK(page_is(fd, i, i == 2 || i == 4 ? 0 : 0x5a),
+		      "page %zu", i);
+	}
+	CHECK(!sz_close(h), "close");
+	h = open_h(p, fd, 0, 8 * pg, SZ_OPEN_READONLY, 0);
+	CHECK(h && sz_add_zero_v(h, offs, 1, pg) == -EBADF, "read-only handle");
+	sz_close(h);
+	close(fd);
+	return true;
+}
+
+#ifdef SZ_TEST_SO
+#include <dlfcn.h>
+#include <libgen.h>
+
+/*
+ * A program linked against 0.1 (sz_stats@SHMEMZERO_0.1 etc.): its structs
+ * end in 8 reserved counters, which the library writes as zeros, and
+ * nothing past them.
+ */
+static bool old_abi(const struct path *p, int fd)
+{
+	char exe[4096], so[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int (*open01)(struct sz_handle **, int, uint64_t, uint64_t,
+		      unsigned int, unsigned int);
+	int (*add01)(struct sz_handle *, uint64_t, uint64_t);
+	int (*close01)(struct sz_handle *);
+	void (*stats01)(const struct sz_handle *, void *);
+	int (*query01)(struct sz_handle *, uint64_t, uint64_t, uint8_t *,
+		       void *);
+	uint64_t buf[64];
+	struct sz_handle *h;
+	void *lib;
+	size_t i;
+
+	CHECK(n > 0, "readlink");
+	exe[n] = 0;
+	snprintf(so, sizeof(so), "%s/%s", dirname(exe), SZ_TEST_SO);
+	lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+	CHECK(lib, "dlopen %s: %s", so, dlerror());
+	open01 = dlvsym(lib, "sz_open", "SHMEMZERO_0.1");
+	add01 = dlvsym(lib, "sz_add_zero", "SHMEMZERO_0.1");
+	close01 = dlvsym(lib, "sz_close", "SHMEMZERO_0.1");
+	stats01 = dlvsym(lib, "sz_stats", "SHMEMZERO_0.1");
+	query01 = dlvsym(lib, "sz_query", "SHMEMZERO_0.1");
+	CHECK(open01 && add01 && close01 && stats01 && query01, "0.1 symbols");
+	CHECK(dlvsym(lib, "sz_stats", "SHMEMZERO_0.3") != (void *)stats01,
+	      "0.3 has its own sz_stats");
+	CHECK(!open01(&h, fd, 0, 4 * pg, p->flags, 0), "open (0.1)");
+	CHECK(!add01(h, pg, pg), "add (0.1)");
+	memset(buf, 0xee, sizeof(buf));
+	stats01(h, buf);
+	CHECK(buf[0] == 1 && buf[3] == 1 && buf[4] == pg,
+	      "0.1 stats: add_calls 1, pending 1 run of a page");
+	for (i = SZ_STATS_SIZE_VER0 / 8; i < SZ_STATS_SIZE_VER0 / 8 + 8; i++)
+		CHECK(buf[i] == 0, "0.1 stats: reserved[%zu] zero",
+		      i - SZ_STATS_SIZE_VER0 / 8);
+	CHECK(buf[i] == 0xeeeeeeeeeeeeeeeeULL, "0.1 stats: nothing past");
+	memset(buf, 0xee, sizeof(buf));
+	CHECK(!query01(h, 0, 4 * pg, NULL, buf), "query (0.1)");
+	CHECK(buf[0] == (p == &module ? 1 : 1) && buf[0] + buf[1] + buf[2] +
+	      buf[3] + buf[4] == 4, "0.1 counts: 4 pages, page 1 a hole");
+	for (i = SZ_COUNTS_SIZE_VER0 / 8; i < SZ_COUNTS_SIZE_VER0 / 8 + 8; i++)
+		CHECK(buf[i] == 0, "0.1 counts: reserved zero");
+	CHECK(buf[i] == 0xeeeeeeeeeeeeeeeeULL, "0.1 counts: nothing past");
+	CHECK(!close01(h), "close (0.1)");
+	dlclose(lib);
+	return true;
+}
+#endif
+
+/* sz_stats(), sz_query() and sz_reclaim() take the size of their struct. */
+static bool t_struct_sizes(const struct path *p)
+{
+	int fd = new_memfd(4, 0);
+	struct sz_handle *h = open_h(p, fd, 0, 4 * pg, 0, 0);
+	uint64_t buf[64];
+	struct sz_counts c;
+	size_t i, big = sizeof(buf) - 8;	/* a newer caller's struct */
+
+	CHECK(h, "open");
+	CHECK(sizeof(struct sz_stats) == SZ_STATS_SIZE_VER0 &&
+	      sizeof(struct sz_counts) == SZ_COUNTS_SIZE_VER0, "VER0 sizes");
+	CHECK(!sz_add_zero(h, pg, pg), "add");
+	memset(buf, 0xee, sizeof(buf));
+	CHECK(sz_stats(h, (void *)buf, SZ_STATS_SIZE_VER0 - 8) == -EINVAL &&
+	      buf[0] == 0xeeeeeeeeeeeeeeeeULL, "stats: too small, untouched");
+	CHECK(sz_stats(NULL, (void *)buf, sizeof(buf)) == -EINVAL, "NULL h");
+	CHECK(!sz_stats(h, (void *)buf, big), "stats: a bigger struct");
+	CHECK(buf[0] == 1 && buf[3] == 1, "stats: add_calls 1, 1 pending");
+	for (i = SZ_STATS_SIZE_VER0 / 8; i < big / 8; i++)
+		CHECK(buf[i] == 0, "stats: unknown field %zu zeroed", i);
+	CHECK(buf[big / 8] == 0xeeeeeeeeeeeeeeeeULL, "stats: nothing past");
+	CHECK(sz_query(h, 0, 4 * pg, NULL, &c, SZ_COUNTS_SIZE_VER0 - 1) ==
+	      -EINVAL, "query: counts too small");
+	CHECK(stats_of(h).pending_runs == 1, "a refused query applies nothing");
+	memset(buf, 0xee, sizeof(buf));
+	CHECK(!sz_query(h, 0, 4 * pg, NULL, (void *)buf, big), "query: bigger");
+	CHECK(buf[0] == 1 && buf[1] == 3, "query: 1 hole (pending applied), "
+	      "3 zero pages: hole %lu zero %lu", (unsigned long)buf[0],
+	      (unsigned long)buf[1]);
+	for (i = SZ_COUNTS_SIZE_VER0 / 8; i < big / 8; i++)
+		CHECK(buf[i] == 0, "query: unknown field %zu zeroed", i);
+	CHECK(buf[big / 8] == 0xeeeeeeeeeeeeeeeeULL, "query: nothing past");
+	CHECK(sz_query(h, 0, 4 * pg, NULL, NULL, 0) == 0, "query: no counts");
+	CHECK(sz_reclaim(h, 0, 4 * pg, &c, 8) == -EINVAL,
+	      "reclaim: counts too small");
+	CHECK(!sz_close(h), "close");
+#ifdef SZ_TEST_SO
+	if (!old_abi(p, fd))
+		return false;
+#endif
 	close(fd);
 	return true;
 }
@@ -1250,6 +1469,10 @@ int main(int argc, char **argv)
 		  t_two_handles, false },
 		{ "zero in place of a page cut by EOF keeps the size",
 		  t_zero_in_place_eof, false },
+		{ "vector forms: taken in order, a short count at a bad run",
+		  t_vector, false },
+		{ "sz_stats/query/reclaim take the struct size; 0.1 ABI kept",
+		  t_struct_sizes, false },
 	};
 	const size_t nr_tests = sizeof(tests) / sizeof(tests[0]);
 	bool require = false, no_module = false, have_module;

@@ -258,7 +258,7 @@ static int query_fd(const struct opts *o, int fd, const char *what)
 	ret = open_handle(o, fd, SZ_OPEN_READONLY, &h, &length);
 	if (ret)
 		return fail(-ret, what);
-	ret = h ? sz_query(h, 0, length, NULL, &c) : 0;
+	ret = h ? sz_query(h, 0, length, NULL, &c, sizeof(c)) : 0;
 	sz_close(h);
 	if (ret)
 		return fail(-ret, what);
@@ -369,8 +369,9 @@ static int cmd_reclaim(const struct opts *o)
 		uint64_t len = length - off < STEP ? length - off : STEP;
 		struct sz_counts c = { 0 };
 
-		ret = o->dry_run ? sz_query(h, off, len, NULL, &c) :
-				   sz_reclaim(h, off, len, &c);
+		ret = o->dry_run ?
+		      sz_query(h, off, len, NULL, &c, sizeof(c)) :
+		      sz_reclaim(h, off, len, &c, sizeof(c));
 		total.hole += c.hole;
 		total.zero += c.zero;
 		total.data += c.data;
@@ -419,7 +420,7 @@ static int cmd_discard(const struct opts *o)
 		ret = sz_add_zero(h, 0, length);
 		if (!ret)
 			ret = sz_flush(h);
-		sz_stats(h, &st);
+		sz_stats(h, &st, sizeof(st));
 		sz_close(h);
 	}
 	close(fd);
