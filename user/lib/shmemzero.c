@@ -452,9 +452,11 @@ static int trim(struct sz_handle *h, uint64_t a, uint64_t b)
 }
 
 /*
- * Queue [s, e) (file offsets, page aligned): 0, or -errno with *queued
- * telling whether the run is pending (the batch it filled failed) or not
- * (the queue was full of runs that still cannot be applied).
+ * Queue [s, e) (file offsets, page aligned), which does not start where the
+ * last pending run ends (the callers extend that one themselves): 0, or
+ * -errno with *queued telling whether the run is pending (the batch it
+ * filled failed) or not (the queue was full of runs that still cannot be
+ * applied).
  */
 static int add_run(struct sz_handle *h, uint64_t s, uint64_t e, bool *queued)
 {
@@ -464,13 +466,6 @@ static int add_run(struct sz_handle *h, uint64_t s, uint64_t e, bool *queued)
 	*queued = false;
 	h->st.add_calls++;
 	h->st.add_bytes += e - s;
-	/* Stream order: the run extends the last pending run. */
-	if (h->nr && s == end_of(&h->runs[h->nr - 1])) {
-		h->runs[h->nr - 1].length += e - s;
-		h->st.coalesced++;
-		*queued = true;
-		return 0;
-	}
 	i = first_ending_after(h, s, true);
 	for (j = i; j < h->nr && h->runs[j].offset <= e; j++)
 		;
@@ -519,13 +514,23 @@ static int add_run(struct sz_handle *h, uint64_t s, uint64_t e, bool *queued)
 SZ_EXPORT int sz_add_zero(struct sz_handle *h, uint64_t offset,
 			  uint64_t length)
 {
+	uint64_t s;
 	bool queued;
 
 	if (!h || !length || !sz__range_ok(h, offset, length, true))
 		return -EINVAL;
 	if (h->flags & SZ_OPEN_READONLY)
 		return -EBADF;
-	return add_run(h, h->base + offset, h->base + offset + length, &queued);
+	s = h->base + offset;
+	/* Stream order: the run extends the last pending run. */
+	if (h->nr && s == end_of(&h->runs[h->nr - 1])) {
+		h->runs[h->nr - 1].length += length;
+		h->st.add_calls++;
+		h->st.add_bytes += length;
+		h->st.coalesced++;
+		return 0;
+	}
+	return add_run(h, s, s + length, &queued);
 }
 
 SZ_EXPORT ssize_t sz_add_zero_v(struct sz_handle *h, const uint64_t *offsets,
