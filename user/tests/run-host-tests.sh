@@ -15,7 +15,7 @@ rc=0
 # dies before its plan is a failure (scripts/tally).
 runners=("user/tests/test_lib" "user/tests/test_stream" "test-replay.py record" "test-replay.py host"
 	 "user/tests/test-install.sh" "user/tests/test-fuzz.sh"
-	 "user/tool/tests/host.sh" "valgrind")
+	 "user/tool/tests/host.sh" "user/tool/tests/test_stats" "valgrind")
 printf '# expect: %s\n' "${runners[@]}"
 
 echo "# producer: user/tests/test_lib"
@@ -32,6 +32,8 @@ echo "# producer: user/tests/test-fuzz.sh"
 user/tests/test-fuzz.sh || rc=1
 echo "# producer: user/tool/tests/host.sh"
 user/tool/tests/host.sh || rc=1
+echo "# producer: user/tool/tests/test_stats"
+user/tool/tests/test_stats || rc=1
 
 echo "# producer: valgrind"
 echo "1..2"
