@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -688,6 +689,48 @@ static int probe(struct sz_handle *h, unsigned int mode, unsigned int flags)
 }
 
 /*
+ * Whether st is an active swap file, by /proc/swaps: the device refuses one
+ * (ETXTBSY) at sz_open()'s probe, and fallocate() would at the first flush.
+ * Names there are escaped (seq_file: space, tab, newline and backslash as
+ * \ooo); one this mount namespace cannot resolve, or no /proc, is no swap
+ * file here.
+ */
+static bool is_swap_file(const struct stat *st)
+{
+	char line[PATH_MAX + 128], name[PATH_MAX];
+	bool found = false;
+	struct stat sw;
+	FILE *f;
+
+	f = fopen("/proc/swaps", "re");
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))	/* the header */
+		goto out;
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t n = 0;
+
+		for (const char *c = line; *c && *c != ' ' && *c != '\t' && *c != '\n' &&
+		     n < sizeof(name) - 1; c++) {
+			if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' &&
+			    c[2] >= '0' && c[2] <= '7' && c[3] >= '0' && c[3] <= '7') {
+				name[n++] = (char)((c[1] - '0') << 6 | (c[2] - '0') << 3 |
+						   (c[3] - '0'));
+				c += 3;
+			} else {
+				name[n++] = *c;
+			}
+		}
+		name[n] = 0;
+		found = !stat(name, &sw) && S_ISREG(sw.st_mode) &&
+			sw.st_dev == st->st_dev && sw.st_ino == st->st_ino;
+	}
+out:
+	fclose(f);
+	return found;
+}
+
+/*
  * The checks the module makes, so that both paths fail alike; a read-only
  * handle needs only a readable fd, a zero-in-place one a readable and
  * writable fd (the module's ZERO_IN_PLACE tells which pages were zero).
@@ -731,6 +774,8 @@ static int check_fd(int fd, bool readonly, bool zero_in_place)
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
 		return -EPERM;
+	if (is_swap_file(&st))
+		return -ETXTBSY;
 	return 0;
 }
 

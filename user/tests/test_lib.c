@@ -25,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/swap.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1111,6 +1112,104 @@ static bool t_no_punch(const struct path *p)
 }
 
 /*
+ * An active swap file: ext2 on a loop device over a file in /tmp, in a mount
+ * namespace of its own, 4 MiB written (no holes) with a swap header written
+ * here. sz_open() for changes is ETXTBSY with the module and without it (the
+ * device's IS_SWAPFILE check; fallocate() would refuse only at the first
+ * flush without the library's own check). Root, in the VM.
+ */
+static bool swapfile_child(struct sz_handle *unused, int unused_fd)
+{
+	static const unsigned int flags[] = { SZ_OPEN_NO_FALLBACK, SZ_OPEN_FALLBACK, 0 };
+	char dir[] = "/tmp/sz-swapfs-XXXXXX", img[64], sw[64], cmd[512], loop[64] = "";
+	const size_t size = 4 << 20;
+	unsigned char *buf = calloc(1, size);
+	bool good = false, mounted = false, on = false;
+	struct sz_handle *h;
+	int fd = -1, ret;
+	FILE *f;
+
+	(void)unused, (void)unused_fd;
+	if (!buf || !mkdtemp(dir))
+		return false;
+	snprintf(img, sizeof(img), "%s.img", dir);
+	snprintf(sw, sizeof(sw), "%s/swap", dir);
+	if (unshare(CLONE_NEWNS) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		diag("mount namespace: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "modprobe -q loop; modprobe -q ext4; truncate -s 16M %s && mkfs.ext2 -qF %s >/dev/null && "
+		 "losetup -f --show %s", img, img, img);
+	f = popen(cmd, "r");
+	if (!f || !fgets(loop, sizeof(loop), f) || pclose(f) != 0) {
+		diag("%s: failed", cmd);
+		goto out;
+	}
+	loop[strcspn(loop, "\n")] = 0;
+	if (mount(loop, dir, "ext4", 0, NULL)) {
+		diag("mount %s (ext2 by the ext4 driver): %s", loop, strerror(errno));
+		goto out;
+	}
+	mounted = true;
+	*(uint32_t *)(buf + 1024) = 1;			/* version */
+	*(uint32_t *)(buf + 1028) = size / pg - 1;	/* last_page */
+	memcpy(buf + pg - 10, "SWAPSPACE2", 10);
+	fd = open(sw, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || pwrite(fd, buf, size, 0) != (ssize_t)size || fsync(fd)) {
+		diag("write %s: %s", sw, strerror(errno));
+		goto out;
+	}
+	if (swapon(sw, 0)) {
+		diag("swapon %s: %s", sw, strerror(errno));
+		goto out;
+	}
+	on = true;
+	good = true;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		ret = sz_open(&h, fd, 0, size, flags[i], 0);
+		if (!ret)
+			sz_free(h);
+		if (ret != -ETXTBSY) {
+			diag("sz_open(%#x) of an active swap file: %s, want ETXTBSY",
+			     flags[i], strerror(-ret));
+			good = false;
+		}
+	}
+	/* What it reads is not the library's to refuse. */
+	ret = sz_open(&h, fd, 0, size, SZ_OPEN_FALLBACK | SZ_OPEN_READONLY, 0);
+	if (!ret)
+		sz_free(h);
+	if (ret) {
+		diag("read-only sz_open of a swap file: %s", strerror(-ret));
+		good = false;
+	}
+out:
+	if (on && swapoff(sw))
+		good = false;
+	if (fd >= 0)
+		close(fd);
+	if (mounted)
+		umount(dir);
+	if (*loop) {
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", loop);
+		if (system(cmd))
+			good = false;
+	}
+	unlink(img);
+	rmdir(dir);
+	free(buf);
+	return good;
+}
+
+static bool t_swap_file(const struct path *p)
+{
+	(void)p;
+	CHECK(in_child(swapfile_child, NULL, -1),
+	      "an active swap file: ETXTBSY at sz_open() on both paths");
+	return true;
+}
+
+/*
  * Refused alike on both paths: an append-only or immutable file at
  * sz_open() (EPERM), RECLAIM on a memfd sealed against writes (EPERM).
  */
@@ -1473,6 +1572,8 @@ int main(int argc, char **argv)
 		  false },
 		{ "append-only, immutable, write-sealed: refused alike",
 		  t_refused_alike, false },
+		{ "an active swap file: ETXTBSY at open, module and fallback",
+		  t_swap_file, true },
 		{ "two handles, disjoint pages between flushes (multifd)",
 		  t_two_handles, false },
 		{ "zero in place of a page cut by EOF keeps the size",
