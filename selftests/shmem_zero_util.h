@@ -424,4 +424,11 @@ static inline bool zram_swapon(void)
 	return swapon("/dev/zram0", 0) == 0;
 }
 
+/* The zram swap device of zram_swapon(), off, reset and on again, empty. */
+static inline bool zram_swap_again(void)
+{
+	return !swapoff("/dev/zram0") && file_write("/sys/block/zram0/reset", "1") &&
+	       zram_swapon();
+}
+
 #endif /* SHMEM_ZERO_UTIL_H */
