@@ -18,6 +18,7 @@
  * the file (written for scripts/analyze-migration.py) gives the size of
  * every field and lists the subsections sent, which is what is used here.
  */
+#define _FILE_OFFSET_BITS 64	/* off_t: 64-bit on i386 too */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

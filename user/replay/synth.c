@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Synthetic migration streams; see synth.h. */
+#define _FILE_OFFSET_BITS 64	/* off_t: 64-bit on i386 too */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

@@ -29,6 +29,7 @@
  * lands in a pending run flushes it first (hazard (a)), EOS flushes.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64	/* off_t: 64-bit on i386 too */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -51,6 +52,8 @@
 #include "shmemzero.h"
 #include "stream.h"
 #include "synth.h"
+
+_Static_assert(sizeof(off_t) == 8, "file offsets past 2 GiB need a 64-bit off_t");
 
 enum strategy {
 	STOCK, DONTNEED, PUNCH, MADV_REMOVE_RUN, SEEK_DATA_RUN, MINCORE_RUN,
@@ -593,6 +596,11 @@ static void run_one(enum strategy s, int prefill, const struct input *in,
 	shmem0 = meminfo_kb("Shmem");
 	huge0 = meminfo_kb("ShmemHugePages");
 	anon0 = proc_kb("/proc/self/status", "RssAnon");
+	/* The destination is mapped whole, as QEMU maps guest RAM. */
+	if (r.size > SIZE_MAX) {
+		fail(&r, EFBIG, "a RAM larger than this address space");
+		goto out;
+	}
 	r.fd = memfd_create("sz-replay-dest", MFD_CLOEXEC);
 	if (r.fd < 0 || ftruncate(r.fd, (off_t)r.size)) {
 		fail(&r, errno, "memfd");
@@ -729,6 +737,11 @@ static uint8_t *map_file(const char *name, size_t *len)
 		fprintf(stderr, "sz-replay: %s: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {	/* mapped whole: i386 */
+		fprintf(stderr, "sz-replay: %s: %s\n", name, strerror(EFBIG));
+		close(fd);
 		return NULL;
 	}
 	*len = (size_t)st.st_size;

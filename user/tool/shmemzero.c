@@ -4,6 +4,7 @@
  * (a VM's guest RAM): counters, query, reclaim of all-zero pages, discard.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64	/* off_t: 64-bit on i386 too */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include <shmemzero.h>
 
 #include "tool.h"
+
+_Static_assert(sizeof(off_t) == 8, "file offsets past 2 GiB need a 64-bit off_t");
 
 /* Work in steps of this much on a TTY, to show progress. */
 #define STEP	(64ULL << 20)
