@@ -692,26 +692,31 @@ static int probe(struct sz_handle *h, unsigned int mode, unsigned int flags)
  * Whether st is an active swap file, by /proc/swaps: the device refuses one
  * (ETXTBSY) at sz_open()'s probe, and fallocate() would at the first flush.
  * Names there are escaped (seq_file: space, tab, newline and backslash as
- * \ooo); one this mount namespace cannot resolve, or no /proc, is no swap
- * file here.
+ * \ooo); a line not read whole is skipped, and a name this mount namespace
+ * cannot resolve, or no /proc, is no swap file here.
  */
 static bool is_swap_file(const struct stat *st)
 {
-	char line[PATH_MAX + 128], name[PATH_MAX];
+	char *line = NULL, *name = NULL;
 	bool found = false;
+	size_t cap = 0;
 	struct stat sw;
+	ssize_t len;
 	FILE *f;
 
 	f = fopen("/proc/swaps", "re");
 	if (!f)
 		return false;
-	if (!fgets(line, sizeof(line), f))	/* the header */
-		goto out;
-	while (!found && fgets(line, sizeof(line), f)) {
+	for (int nr = 0; !found && (len = getline(&line, &cap, f)) > 0; nr++) {
 		size_t n = 0;
 
-		for (const char *c = line; *c && *c != ' ' && *c != '\t' && *c != '\n' &&
-		     n < sizeof(name) - 1; c++) {
+		if (!nr || line[len - 1] != '\n')	/* the header; a cut line */
+			continue;
+		free(name);
+		name = malloc((size_t)len);
+		if (!name)
+			break;
+		for (const char *c = line; *c != ' ' && *c != '\t' && *c != '\n'; c++) {
 			if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' &&
 			    c[2] >= '0' && c[2] <= '7' && c[3] >= '0' && c[3] <= '7') {
 				name[n++] = (char)((c[1] - '0') << 6 | (c[2] - '0') << 3 |
@@ -722,10 +727,11 @@ static bool is_swap_file(const struct stat *st)
 			}
 		}
 		name[n] = 0;
-		found = !stat(name, &sw) && S_ISREG(sw.st_mode) &&
+		found = name[0] == '/' && !stat(name, &sw) && S_ISREG(sw.st_mode) &&
 			sw.st_dev == st->st_dev && sw.st_ino == st->st_ino;
 	}
-out:
+	free(name);
+	free(line);
 	fclose(f);
 	return found;
 }
@@ -774,7 +780,8 @@ static int check_fd(int fd, bool readonly, bool zero_in_place)
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
 		return -EPERM;
-	if (is_swap_file(&st))
+	/* tmpfs has no swap files: memfds do not read /proc/swaps */
+	if ((unsigned long)sfs.f_type != TMPFS_MAGIC && is_swap_file(&st))
 		return -ETXTBSY;
 	return 0;
 }

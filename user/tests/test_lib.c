@@ -1114,9 +1114,10 @@ static bool t_no_punch(const struct path *p)
 /*
  * An active swap file: ext2 on a loop device over a file in /tmp, in a mount
  * namespace of its own, 4 MiB written (no holes) with a swap header written
- * here. sz_open() for changes is ETXTBSY with the module and without it (the
- * device's IS_SWAPFILE check; fallocate() would refuse only at the first
- * flush without the library's own check). Root, in the VM.
+ * here. sz_open() for changes is ETXTBSY with the module and without it: the
+ * library's own check, before the device's (selftests: swap_file_refused);
+ * without it the fallback took the file and fallocate() refused it only at
+ * the first flush. Root, in the VM.
  */
 static bool swapfile_child(struct sz_handle *unused, int unused_fd)
 {
@@ -1141,7 +1142,9 @@ static bool swapfile_child(struct sz_handle *unused, int unused_fd)
 	snprintf(cmd, sizeof(cmd), "modprobe -q loop; modprobe -q ext4; truncate -s 16M %s && mkfs.ext2 -qF %s >/dev/null && "
 		 "losetup -f --show %s", img, img, img);
 	f = popen(cmd, "r");
-	if (!f || !fgets(loop, sizeof(loop), f) || pclose(f) != 0) {
+	if (f && !fgets(loop, sizeof(loop), f))
+		loop[0] = 0;
+	if (!f || pclose(f) != 0 || !*loop) {
 		diag("%s: failed", cmd);
 		goto out;
 	}
@@ -1188,8 +1191,8 @@ out:
 		good = false;
 	if (fd >= 0)
 		close(fd);
-	if (mounted)
-		umount(dir);
+	if (mounted && umount(dir))
+		good = false;
 	if (*loop) {
 		snprintf(cmd, sizeof(cmd), "losetup -d %s", loop);
 		if (system(cmd))
