@@ -3014,9 +3014,10 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	 * MADV_PAGEOUT is advice: on the debug kernel it has left folios
 	 * resident, without a fallback to small entries (512 kB: 4 of 16
 	 * folios swapped out, each try; 1024 kB: none), even with a swap
-	 * device of its own for each size. The module has not been called
-	 * yet: such an attempt starts again with new memory and, when the
-	 * swap device is ours, a new one; a third such attempt fails.
+	 * device of its own for each size. Nothing has been discarded yet
+	 * (only QUERY was called): such an attempt starts again with new
+	 * memory and, when the swap device is ours, a new one; a third such
+	 * attempt fails.
 	 */
 	for (int attempt = 1;; attempt++) {
 		/*
@@ -3852,6 +3853,85 @@ static int swapq_child(void *arg)
  * would show them to: the owner, or one who may write the file.  Another
  * reader (uid 65534, O_RDONLY fd on root's 0644 file) sees them as DATA.
  */
+/*
+ * The device's own check of an active swap file (libshmemzero refuses one
+ * before it calls the device): ext2 on a loop device over a file in /tmp, a
+ * 4 MiB swap file on it (written whole, a swap header written here), on.
+ * Every mode that changes pages is ETXTBSY, as fallocate() is; QUERY reads
+ * and gets the not-tmpfs answer. The file keeps its bytes.
+ */
+TEST_F(swap, swap_file_refused)
+{
+	static const uint32_t modes[] = {
+		DISCARD, SHMEM_ZERO_MODE_RECLAIM, SHMEM_ZERO_MODE_ZERO_IN_PLACE,
+	};
+	char dir[] = "/tmp/sz-swapfile-XXXXXX", img[64], sw[64], cmd[512], loop[64] = "";
+	const uint64_t n = 1024;
+	struct shmem_zero_range r = { 0, n * PG };
+	struct shmem_zero_args a;
+	unsigned char *buf = calloc(n, PG);
+	bool mounted = false, on = false;
+	int fd = -1;
+	FILE *f;
+
+	if (geteuid())
+		SKIP(free(buf); return, "needs root: a loop device, mount and swapon");
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s.img", dir);
+	snprintf(sw, sizeof(sw), "%s/swap", dir);
+	snprintf(cmd, sizeof(cmd), "modprobe -q loop; modprobe -q ext4; truncate -s 16M %s && "
+		 "mkfs.ext2 -qF %s >/dev/null && losetup -f --show %s", img, img, img);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	if (!fgets(loop, sizeof(loop), f))
+		loop[0] = 0;
+	EXPECT_EQ(0, pclose(f)) TH_LOG("%s", cmd);
+	loop[strcspn(loop, "\n")] = 0;
+	if (!*loop)
+		goto out;
+	mounted = !mount(loop, dir, "ext4", 0, NULL);
+	EXPECT_TRUE(mounted) TH_LOG("mount %s: %s", loop, strerror(errno));
+	if (!mounted)
+		goto out;
+	*(uint32_t *)(buf + 1024) = 1;			/* version */
+	*(uint32_t *)(buf + 1028) = n - 1;		/* last_page */
+	memcpy(buf + PG - 10, "SWAPSPACE2", 10);
+	fd = open(sw, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	EXPECT_LE(0, fd);
+	if (fd < 0)
+		goto out;
+	EXPECT_EQ((ssize_t)(n * PG), pwrite(fd, buf, n * PG, 0));
+	EXPECT_EQ(0, fsync(fd));
+	on = !swapon(sw, 0);
+	EXPECT_TRUE(on) TH_LOG("swapon %s: %s", sw, strerror(errno));
+	if (!on)
+		goto out;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		EXPECT_EQ(ETXTBSY, sz_call(self->dev, fd, modes[i], &r, 1, NULL, 0, &a))
+			TH_LOG("mode %u", modes[i]);
+		EXPECT_EQ(0ULL, a.ranges_done + a.bytes_done);
+	}
+	EXPECT_EQ(EOPNOTSUPP, sz_call(self->dev, fd, QUERY, &r, 1, NULL, 0, &a));
+	EXPECT_EQ((ssize_t)PG, pread(fd, buf + PG, PG, 0));
+	EXPECT_EQ(0, memcmp(buf, buf + PG, PG));
+out:
+	if (on)
+		EXPECT_EQ(0, swapoff(sw));
+	if (fd >= 0)
+		close(fd);
+	if (mounted)
+		EXPECT_EQ(0, umount(dir));
+	if (*loop) {
+		snprintf(cmd, sizeof(cmd), "losetup -d %s", loop);
+		EXPECT_EQ(0, system(cmd));
+	}
+	EXPECT_TRUE(*loop && mounted && fd >= 0 && on) TH_LOG("set-up failed: see above");
+	unlink(img);
+	rmdir(dir);
+	free(buf);
+}
+
 TEST_F(swap, query_swap_owner_or_writer)
 {
 	const uint64_t n = 256;

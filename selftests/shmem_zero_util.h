@@ -213,26 +213,30 @@ static inline long long meminfo_kb(const char *key)
 /*
  * Before 6.2 (SPLIT_RSS_COUNTING) a task's own page faults count in a cache
  * of its own that reaches mm->rss_stat, which /proc/PID/status reads, only
- * every 64 faults ("events") of that task: its RssShmem could lag by 63
+ * every 66 faults ("events") of that task: its RssShmem could lag by 65
  * pages and catch up at any later fault, the stack's or the heap's. Read
  * faults on pages of a private anonymous mapping map the shared zero page and
  * count nothing, but each is an event: 130 of them flush the cache at least
- * once and leave nothing behind it. 130 pages cannot hold an aligned 2 MiB
- * huge zero page. 6.2+ (a percpu_counter per mm) does not need it.
+ * once and leave nothing behind it (MADV_NOHUGEPAGE: no huge zero page, and
+ * no merging with a neighbour that has one). 6.2+ (a percpu_counter per mm,
+ * read without its per-CPU deltas) does not need it.
  */
 static inline void rss_sync_self(void)
 {
 	const size_t n = 130, pg = (size_t)sysconf(_SC_PAGESIZE);
 	volatile char *m = mmap(NULL, n * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (m == MAP_FAILED)
+	if (m == MAP_FAILED) {
+		perror("rss_sync_self: mmap");
 		return;
+	}
+	madvise((void *)m, n * pg, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < n; i++)
 		(void)m[i * pg];
 	munmap((void *)m, n * pg);
 }
 
-/* RssShmem of a process, of this one exactly (rss_sync_self()), or -1. */
+/* RssShmem of a process, with this one's own cache flushed first, or -1. */
 static inline long long rss_shmem_kb(pid_t pid)
 {
 	char path[64];
