@@ -3898,9 +3898,7 @@ TEST_F(swap, swap_file_refused)
 	EXPECT_TRUE(mounted) TH_LOG("mount %s: %s", loop, strerror(errno));
 	if (!mounted)
 		goto out;
-	*(uint32_t *)(buf + 1024) = 1;			/* version */
-	*(uint32_t *)(buf + 1028) = n - 1;		/* last_page */
-	memcpy(buf + PG - 10, "SWAPSPACE2", 10);
+	swap_header(buf, n);
 	fd = open(sw, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	EXPECT_LE(0, fd);
 	if (fd < 0)

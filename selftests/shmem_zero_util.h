@@ -399,6 +399,15 @@ static inline bool swap_active(void)
 	return lines > 1;
 }
 
+/* A swap header (what mkswap writes) for a device or file of @pages pages. */
+static inline void swap_header(void *page, uint32_t pages)
+{
+	memset(page, 0, PG);
+	*(uint32_t *)((char *)page + 1024) = 1;			/* version */
+	*(uint32_t *)((char *)page + 1028) = pages - 1;		/* last_page */
+	memcpy((char *)page + PG - 10, "SWAPSPACE2", 10);
+}
+
 /* A zram swap device, with a swap header written here (no mkswap needed). */
 static inline bool zram_swapon(void)
 {
@@ -415,10 +424,7 @@ static inline bool zram_swapon(void)
 	fd = open("/dev/zram0", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	memset(hdr, 0, sizeof(hdr));
-	*(uint32_t *)(hdr + 1024) = 1;				/* version */
-	*(uint32_t *)(hdr + 1028) = 64 * MIB / PG - 1;		/* last_page */
-	memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
+	swap_header(hdr, 64 * MIB / PG);
 	if (pwrite(fd, hdr, PG, 0) != (ssize_t)PG) {
 		close(fd);
 		return false;
