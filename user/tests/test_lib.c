@@ -1539,13 +1539,27 @@ static bool t_auto_path(bool have_module)
 	return true;
 }
 
+struct lib_test {
+	const char *name;
+	bool (*fn)(const struct path *p);
+	bool module_only;
+};
+
+/* One test on one path: "ok", "not ok", or skipped with its skip_why. */
+static void run_test(const struct lib_test *t, const struct path *p, const char *path)
+{
+	bool good = t->fn(p);
+
+	if (skip_why)
+		skipped(skip_why, "lib %s: %s", path, t->name);
+	else
+		result(good, "lib %s: %s", path, t->name);
+	skip_why = NULL;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		bool (*fn)(const struct path *p);
-		bool module_only;
-	} tests[] = {
+	static const struct lib_test tests[] = {
 		{ "open and argument errors", t_open_errors, false },
 		{ "coalescing adjacent, overlapping, out-of-order runs",
 		  t_coalesce, false },
@@ -1638,24 +1652,11 @@ int main(int argc, char **argv)
 	result(t_auto_path(have_module), "lib: automatic path is %s",
 	       have_module ? "the module" : "the fallback");
 	for (i = 0; i < nr_tests; i++) {
-		bool good;
-
-		if (!tests[i].module_only) {
-			good = tests[i].fn(&fallback);
-			if (skip_why)
-				skipped(skip_why, "lib fallback: %s", tests[i].name);
-			else
-				result(good, "lib fallback: %s", tests[i].name);
-			skip_why = NULL;
-		}
-		if (have_module) {
-			good = tests[i].fn(&module);
-			if (skip_why)
-				skipped(skip_why, "lib module: %s", tests[i].name);
-			else
-				result(good, "lib module: %s", tests[i].name);
-			skip_why = NULL;
-		} else
+		if (!tests[i].module_only)
+			run_test(&tests[i], &fallback, "fallback");
+		if (have_module)
+			run_test(&tests[i], &module, "module");
+		else
 			skipped(no_mod_why, "lib module: %s", tests[i].name);
 	}
 	if (have_module) {
