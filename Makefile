@@ -2,8 +2,10 @@
 #
 # make            build build/KVER/kmod/shmem_zero.ko against KDIR (W=1; C=1: sparse)
 # make check      every test: static checks, then the kselftests in a VM
-# make check-full make check with 6.1's debug kernel, and Debian 13's and sid's
-#                 kernels (6.12, 6.12-rt, 7.2; scripts/build-root), too
+#                 (DEBUG_KERNELS=6.12, as CI: and on the 6.12 debug kernel)
+# make check-full make check with both debug kernels (6.12, 6.1), Debian 13's
+#                 and sid's kernels (6.12, 6.12-rt, 7.2; scripts/build-root)
+#                 and every QEMU case, too
 # make debug-kernel  build the 6.12 debug kernel (DEBUG_SERIES=6.1) + module
 # make demo       stock vs patched live migration of a 1 GiB memfd guest, in a VM
 # make bench      every benchmark side by side in one VM, report in Documentation/bench/
@@ -97,15 +99,16 @@ checkpatch: $(BUILD)/checkpatch/checkpatch.pl
 deps:
 	scripts/install-deps
 
+# make check DEBUG_KERNELS=6.12 (what CI runs) adds the 6.12 debug kernel.
 check: deps
-	scripts/check
+	DEBUG_KERNELS="$(DEBUG_KERNELS)" scripts/check
 
 # make check, plus 6.1's debug kernel beside 6.12's (scripts/debug-kernel),
 # 1 000 000 fuzzer calls on each debug kernel (issue 14), and Debian 13's
 # 6.12 (generic, PREEMPT_RT) and sid's 7.2 in scripts/build-root roots
 # (issue 16).
 check-full: deps
-	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" \
+	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all \
 		scripts/check
 
 # A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Real migrations between stock and patched QEMU, in a VM:
-#   scripts/vm-run --mem 6144 -- user/qemu/tests/migrate.sh [7.2|10.0] [--demo]
+#   scripts/vm-run --mem 6144 -- user/qemu/tests/migrate.sh [7.2|10.0] [--demo|--all]
 # TAP: the plan "1..N", then "ok - qemuT: ..." lines (" # expected: ..." on
 # those that reproduce a stock bug; a missing binary fails every case that
 # needs it); the figures go to $SZ_OUT/qemu-T-migrate.json (--demo:
