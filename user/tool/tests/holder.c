@@ -10,7 +10,13 @@
  * words and zeros after them, every other page is all zero.  Prints the
  * number of wrong pages (and the first one); exit 0 if there are none.
  *
- * Usage: holder MIB SECONDS
+ * With CHURN 1, each write to a data page is followed by one to a zero
+ * page of the file's first 16th: a new value stored in its word 0, read
+ * back at once (a write a reclaim lost reads back as 0), and zero stored
+ * again; then a pause of 50 us, so that the rest of the zero pages stay
+ * zero.  Prints the number of those writes and of the lost ones.
+ *
+ * Usage: holder MIB SECONDS [CHURN]
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -36,6 +42,8 @@ int main(int argc, char **argv)
 {
 	size_t size = (argc > 1 ? atol(argv[1]) : 64) << 20;
 	int secs = argc > 2 ? atoi(argv[2]) : 5;
+	int churn = argc > 3 ? atoi(argv[3]) : 0;
+	uint64_t zwrites = 0, lost = 0;
 	long page = sysconf(_SC_PAGESIZE), pages = size / page, bad = 0, first = -1;
 	/* the expected first WORDS words of each page (0 for non-data pages) */
 	uint64_t (*want)[WORDS] = calloc(pages, sizeof(*want)), seq = 0;
@@ -71,6 +79,18 @@ int main(int argc, char **argv)
 		want[p][w] = want[p][0] = seq;
 		memcpy(m + p * page + w * 8, &seq, sizeof(seq));
 		memcpy(m + p * page, &seq, sizeof(seq));
+		if (churn) {
+			/* not a data page (q % 4 != 0), in the first 16th */
+			long q = (random() % (pages / 16 / 4)) * 4 + 1 + random() % 3;
+			volatile uint64_t *z = (volatile uint64_t *)(m + q * page);
+
+			*z = seq;
+			if (*z != seq)
+				lost++;
+			*z = 0;
+			zwrites++;
+			usleep(50);
+		}
 	}
 	for (long p = 0; p < pages; p++) {
 		memcpy(expect, want[p], sizeof(want[p]));
@@ -81,8 +101,11 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("writes %llu, wrong pages %ld", (unsigned long long)seq, bad);
+	if (churn)
+		printf(", zero-page writes %llu, lost %llu",
+		       (unsigned long long)zwrites, (unsigned long long)lost);
 	if (bad)
 		printf(" (first: page %ld)", first);
 	printf("\n");
-	return bad ? 1 : 0;
+	return bad || lost ? 1 : 0;
 }

@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 head -c 8192 /dev/zero >"$dir/plain"
 n=0
-echo "1..12"
+echo "1..14"
 # check NAME WANT CMD...: the command's exit status must be WANT.
 check() {
 	local name=$1 want=$2 got
@@ -37,6 +37,15 @@ args = [a.replace("MEMFD", "/proc/self/fd/%d" % fd) for a in sys.argv[2:]]
 sys.exit(subprocess.run(args, pass_fds=(fd,)).returncode)
 PY
 }
+
+# shmemzerod(8): its configuration's errors come first (2), then the module
+daemon=$(dirname "$tool")/shmemzerod
+printf 'exe = qemu-system-*\ncpu_percent = 0\n' >"$dir/bad.conf"
+check "shmemzerod: a bad setting is a configuration error (2)" 2 \
+	"$daemon" --config "$dir/bad.conf" --once
+printf 'exe = qemu-system-*\n' >"$dir/ok.conf"
+check "shmemzerod without the module refuses to start (3)" 3 \
+	"$daemon" --config "$dir/ok.conf" --once
 
 check "query of a missing file is 'no such file' (5), not 'no module'" 5 \
 	"$tool" query "$dir/nonexistent"

@@ -1,0 +1,130 @@
+#!/bin/bash
+# shmemzerod(8) in the VM (module loaded, as root, no systemd): a TAP plan,
+# then one line per check.  A holder (tests/holder, run as "sz-vm-holder" so
+# that the exe selector finds it) keeps 256 MiB of memfd populated, writes
+# data to a quarter of it and keeps writing to, reading back and zeroing
+# pages of its first 16th for 70 s; another holder is not selected.
+# Usage: user/tool/tests/daemon.sh (from the repository root).
+set -uo pipefail
+daemon=${SHMEMZEROD:-user/tool/shmemzerod}
+holder=user/tool/tests/holder
+plan=13
+echo "1..$plan"
+t() {	# t NAME CMD...: pass when CMD succeeds
+	local name=$1
+	shift
+	if "$@"; then echo "ok - shmemzerod: $name"; else echo "not ok - shmemzerod: $name"; fi
+}
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+blocks_kb() { echo $(($(stat -L -c %b "/proc/$1/fd/$2") / 2)); }	# 512-byte blocks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# utime + stime
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$w/metrics.prom"; }
+w=$(mktemp -d /tmp/szd.XXXXXX)
+chmod 755 "$w"
+cp "$holder" "$w/sz-vm-holder"
+cleanup() { kill -9 ${hpid:-} ${bpid:-} ${dpid:-} 2>/dev/null; rm -rf "$w"; }
+trap cleanup EXIT
+start_holder() {	# start_holder OUT CMD...: pid and fd of the memfd in OUT
+	local out=$1
+	shift
+	"$@" >"$out" &
+	for _ in $(seq 300); do [ -s "$out" ] && break; sleep 0.1; done
+}
+
+# The module is required: refused with a message (no /dev/shmem_zero in a
+# mount namespace of its own).
+printf 'exe = sz-vm-*\n' >"$w/conf"
+unshare -m sh -c "mount -t tmpfs none /dev && exec $daemon --config $w/conf --once" 2>"$w/err"
+rc=$?
+t "refuses to start without the module: exit 3 and a message" \
+	sh -c "[ $rc = 3 ] && grep -q 'module shmem_zero not loaded' $w/err"
+printf 'exe = sz-vm-*\nwindow = 3K\n' >"$w/bad"
+$daemon --config "$w/bad" --once 2>"$w/err"
+rc=$?
+t "a bad setting: exit 2 and the line" sh -c "[ $rc = 2 ] && grep -q 'bad:2: bad setting' $w/err"
+
+start_holder "$w/a" "$w/sz-vm-holder" 256 70 1
+hpid=$!
+start_holder "$w/b" "$holder" 64 150
+bpid=$!
+read -r apid afd <"$w/a"
+read -r bpid_ bfd <"$w/b"
+a0=$(blocks_kb "$apid" "$afd") b0=$(blocks_kb "$bpid_" "$bfd")
+echo "# holders: pid $apid ($a0 kB), pid $bpid_ ($b0 kB, not selected)"
+
+# An unprivileged daemon cannot take root's fds: a pass frees nothing.
+printf 'pid = %s\n' "$apid" >"$w/nobody.conf"
+nobody $daemon --config "$w/nobody.conf" --once 2>"$w/err"
+rc=$?
+a1=$(blocks_kb "$apid" "$afd")
+echo "# unprivileged: exit $rc, $(tr '\n' ' ' <"$w/err")"
+t "unprivileged: root's process is not touched, and it says why" \
+	sh -c "[ $rc = 0 ] && [ $a1 -ge $((a0 - 4096)) ] && grep -Eq 'Permission denied|not permitted' $w/err"
+
+# The daemon: 20 % of a core, a pass a second.
+cat >"$w/conf" <<EOF
+# the test's daemon
+exe = sz-vm-*
+cpu_percent = 20
+pages_per_second = 1000000
+window = 2M
+interval = 1
+metrics = $w/metrics.prom
+EOF
+$daemon --config "$w/conf" 2>"$w/log" &
+dpid=$!
+t0=$(date +%s.%N)
+# 3/4 of the pages are zero, a 16th of them churned: about 80 MiB stay
+sleep 55
+a2=$(blocks_kb "$apid" "$afd")
+echo "# holder's memfd after 55 s: $a2 kB of $a0"
+t "the selected process's zero pages are returned (under half left)" \
+	test "$a2" -lt $((a0 / 2))
+wait "$hpid"
+hrc=$?
+echo "# holder: $(tail -n1 "$w/a")"
+t "the holder's checks: 0 lost writes, 0 wrong pages over 70 s" test "$hrc" = 0
+freed=$(metric 'shmemzerod_pages_freed_total')
+echo "# daemon: freed ${freed:-?} pages, $(metric shmemzerod_passes_total) passes"
+t "metrics count them: pages freed >= what the file lost" \
+	test "${freed:-0}" -ge $(((a0 - a2) / 4))
+t "metrics: per-VM series for the holder, written by rename" \
+	sh -c "grep -q 'shmemzerod_pages_freed_total{pid=\"$apid\",comm=\"sz-vm-holder\"}' $w/metrics.prom && [ ! -e $w/metrics.prom.tmp ]"
+b1=$(blocks_kb "$bpid_" "$bfd")
+t "the process not selected is untouched ($b0 -> $b1 kB)" test "$b1" -ge "$b0"
+
+# CPU: the daemon's utime + stime against its budget, plus 10 %.
+cpu=$(ticks "$dpid") hz=$(getconf CLK_TCK)
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+echo "# daemon CPU: $(awk -v c="$cpu" -v h="$hz" 'BEGIN { printf "%.2f", c / h }') s in $el s (budget 20 %)"
+t "CPU within its budget + 10 %" \
+	awk -v c="$cpu" -v h="$hz" -v e="$el" 'BEGIN { exit !(c / h <= e * 0.20 * 1.1) }'
+
+# SIGHUP: the process selected by pid now, the daemon goes on.
+printf 'pid = %s\n' "$bpid_" >>"$w/conf"
+kill -HUP "$dpid"
+for _ in $(seq 600); do
+	[ "$(blocks_kb "$bpid_" "$bfd")" -lt $((b0 / 2)) ] && break
+	sleep 0.1
+done
+b2=$(blocks_kb "$bpid_" "$bfd")
+t "SIGHUP rereads the file: the newly selected process is reclaimed ($b0 -> $b2 kB)" \
+	sh -c "[ $b2 -lt $((b0 / 2)) ] && grep -q 'reloaded' $w/log && kill -0 $dpid"
+printf 'window = 3K\n' >>"$w/conf"
+kill -HUP "$dpid"
+sleep 2
+t "SIGHUP with a bad file keeps the old settings and runs on" \
+	sh -c "grep -q 'not reloaded' $w/log && kill -0 $dpid"
+
+# SIGTERM: a clean exit, soon, with the last metrics.
+kill -TERM "$dpid"
+for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+wait "$dpid"
+drc=$?
+dpid=
+t "SIGTERM: exit 0 within 10 s, final metrics written" \
+	sh -c "[ $drc = 0 ] && grep -q stopped $w/log && grep -q '^shmemzerod_vms ' $w/metrics.prom"
+kill -TERM "$bpid"
+wait "$bpid"
+t "the second holder's data is intact" test $? = 0
+sed 's/^/# log: /' "$w/log" | head -20
