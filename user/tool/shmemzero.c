@@ -101,28 +101,6 @@ static int fail_target(int err, const char *what)
 	return fail(err, what);
 }
 
-static bool parse_size(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long n;
-	int shift = 0;
-
-	errno = 0;
-	n = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return false;
-	switch (*end) {
-	case 'T': case 't': shift += 10; /* fall through */
-	case 'G': case 'g': shift += 10; /* fall through */
-	case 'M': case 'm': shift += 10; /* fall through */
-	case 'K': case 'k': shift += 10; end++; break;
-	}
-	if (*end || (shift && n > (UINT64_MAX >> shift)))
-		return false;
-	*v = (uint64_t)n << shift;
-	return true;
-}
-
 /*
  * The target's fd: a path, or a fd of another process (pidfd_getfd(2)).
  * A path is opened O_NONBLOCK, so that a FIFO does not wait for a writer,

@@ -22,7 +22,8 @@
  * migration.
  *
  * Metrics: per VM and in total, in Prometheus text exposition, written to
- * `metrics` (a temporary file renamed over it) after each pass and at exit.
+ * `metrics` (a temporary file renamed over it) after each pass, every 10 s
+ * within one, and at exit.
  * Logs go to stderr (journald under systemd).  SIGHUP rereads the
  * configuration; SIGTERM and SIGINT end the daemon after the window being
  * scanned.  See shmemzerod(8).
@@ -54,6 +55,7 @@
 
 #define DEFAULT_CONFIG	"/etc/shmem-zero/shmemzerod.conf"
 #define MAX_SEL		32
+#define METRICS_EVERY	10	/* seconds: metrics also within a pass */
 
 struct config {
 	char *exe[MAX_SEL];		/* globs on the executable's name */
@@ -109,6 +111,7 @@ static uint64_t passes;
 static long page;
 static double budget_debt;	/* seconds to sleep for the CPU budget */
 static double rate_start, rate_pages;
+static double cpu_start, metrics_at;	/* thread CPU at start; last write */
 static bool verbose;
 
 static void say(const char *fmt, ...)
@@ -148,27 +151,14 @@ static void config_free(struct config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static bool parse_u64(const char *s, uint64_t *v, bool sizes)
+/* A plain number (parse_size() for byte counts). */
+static bool parse_num(const char *s, uint64_t *v)
 {
 	char *end;
-	unsigned long long n;
-	int shift = 0;
 
 	errno = 0;
-	n = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return false;
-	if (sizes) {
-		switch (*end) {
-		case 'G': case 'g': shift += 10; /* fall through */
-		case 'M': case 'm': shift += 10; /* fall through */
-		case 'K': case 'k': shift += 10; end++; break;
-		}
-	}
-	if (*end || (shift && n > (UINT64_MAX >> shift)))
-		return false;
-	*v = (uint64_t)n << shift;
-	return true;
+	*v = strtoull(s, &end, 10);
+	return !errno && end != s && !*end && *s != '-';
 }
 
 /* "key = value" lines, '#' comments.  Returns 0, or prints and -EINVAL. */
@@ -217,24 +207,24 @@ static int config_load(const char *path, struct config *c)
 		} else if (!strcmp(key, "cgroup") && c->n_cgroup < MAX_SEL && *val == '/') {
 			c->cgroup[c->n_cgroup++] = strdup(val);
 		} else if (!strcmp(key, "pid") && c->n_pid < MAX_SEL) {
-			ok = parse_u64(val, &v, false) && v > 0 && v <= INT_MAX;
+			ok = parse_num(val, &v) && v > 0 && v <= INT_MAX;
 			if (ok)
 				c->pid[c->n_pid++] = (long)v;
 		} else if (!strcmp(key, "pages_per_second")) {
-			ok = parse_u64(val, &v, false) && v > 0;
+			ok = parse_num(val, &v) && v > 0;
 			c->pages_per_second = v;
 		} else if (!strcmp(key, "cpu_percent")) {
 			c->cpu_percent = strtod(val, &end);
 			ok = *val && !*end && c->cpu_percent > 0 && c->cpu_percent <= 100;
 		} else if (!strcmp(key, "window")) {
-			ok = parse_u64(val, &v, true) && v >= (uint64_t)page &&
+			ok = parse_size(val, &v) && v >= (uint64_t)page &&
 			     v % page == 0 && v <= (1ULL << 30);
 			c->window = v;
 		} else if (!strcmp(key, "interval")) {
 			c->interval = strtod(val, &end);
 			ok = *val && !*end && c->interval >= 0.1;
 		} else if (!strcmp(key, "backoff_max")) {
-			ok = parse_u64(val, &v, false) && v <= 20;
+			ok = parse_num(val, &v) && v <= 20;
 			c->backoff_max = v;
 		} else if (!strcmp(key, "metrics") && *val == '/') {
 			free(c->metrics);
@@ -440,6 +430,16 @@ static void vm_take_files(struct vm *v)
 	closedir(dp);
 }
 
+static void counters_add(struct counters *to, const struct counters *c)
+{
+	to->scanned += c->scanned;
+	to->freed += c->freed;
+	to->busy += c->busy;
+	to->pinned += c->pinned;
+	to->skipped += c->skipped;
+	to->cpu += c->cpu;
+}
+
 static void vm_drop(struct vm **pp)
 {
 	struct vm *v = *pp;
@@ -451,12 +451,7 @@ static void vm_drop(struct vm **pp)
 		v->files = f->next;
 		file_close(f);
 	}
-	gone.scanned += v->c.scanned;
-	gone.freed += v->c.freed;
-	gone.busy += v->c.busy;
-	gone.pinned += v->c.pinned;
-	gone.skipped += v->c.skipped;
-	gone.cpu += v->c.cpu;
+	counters_add(&gone, &v->c);
 	close(v->pidfd);
 	free(v);
 }
@@ -596,6 +591,8 @@ static bool paused(const struct vm *v)
 	return !access(path, F_OK);
 }
 
+static void write_metrics(void);
+
 static void scan_file(struct vm *v, struct file *f)
 {
 	if (file_sync(f) || !f->h)
@@ -644,6 +641,9 @@ static void scan_file(struct vm *v, struct file *f)
 		w->left = allocated - c.freed;
 		w->scanned = true;
 		throttle(cpu, pages);
+		/* a pass over large VMs on a small budget takes long */
+		if (now_s(CLOCK_MONOTONIC) - metrics_at >= METRICS_EVERY)
+			write_metrics();
 	}
 }
 
@@ -666,8 +666,9 @@ static void metric(FILE *f, const char *name, const char *help, const char *type
 		help, name, type);
 }
 
-static void write_metrics(double cpu_total)
+static void write_metrics(void)
 {
+	double cpu_total = cpu_now() - cpu_start;
 	static const struct {
 		const char *name, *help;
 		size_t off;
@@ -691,6 +692,7 @@ static void write_metrics(double cpu_total)
 	FILE *f;
 	int n = 0;
 
+	metrics_at = now_s(CLOCK_MONOTONIC);
 	if (!cfg.metrics)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.metrics);
@@ -701,11 +703,7 @@ static void write_metrics(double cpu_total)
 	}
 	for (struct vm *v = vms; v; v = v->next) {
 		n++;
-		all.scanned += v->c.scanned;
-		all.freed += v->c.freed;
-		all.busy += v->c.busy;
-		all.pinned += v->c.pinned;
-		all.skipped += v->c.skipped;
+		counters_add(&all, &v->c);
 	}
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		uint64_t mul = m[i].bytes ? (uint64_t)page : 1;
@@ -766,7 +764,6 @@ int main(int argc, char **argv)
 	const char *config = DEFAULT_CONFIG;
 	struct sigaction sa = { .sa_handler = on_signal };
 	bool once = false;
-	double cpu_start;
 	int o;
 
 	page = sysconf(_SC_PAGESIZE);
@@ -823,13 +820,13 @@ int main(int argc, char **argv)
 		throttle(cpu_now() - cpu0, 0);
 		scan_pass();
 		cpu0 = cpu_now();
-		write_metrics(cpu0 - cpu_start);
+		write_metrics();
 		throttle(cpu_now() - cpu0, 0);
 		if (once)
 			break;
 		nap(cfg.interval - (now_s(CLOCK_MONOTONIC) - t0));
 	}
-	write_metrics(cpu_now() - cpu_start);
+	write_metrics();
 	say("%s after %" PRIu64 " passes: %.2f s of CPU", got_term ? "stopped" : "done",
 	    passes, cpu_now() - cpu_start);
 	while (vms)

@@ -3,6 +3,7 @@
 #define SHMEMZERO_TOOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit statuses, also in shmemzero(8). */
 enum {
@@ -20,5 +21,6 @@ struct json_object;
 int cmd_stat(bool json, unsigned int watch);
 void print_json_object(struct json_object *obj);
 int cmd_reset(void);
+bool parse_size(const char *s, uint64_t *v);
 
 #endif
