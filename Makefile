@@ -56,15 +56,34 @@ module:
 kvers:
 	@echo $(KVERS)
 
-# The module's sources and dkms.conf, where "dkms add" looks for them.
-DKMS_VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+# The module's sources and dkms.conf, where "dkms add" looks for them; the
+# version is the project's (VERSION), as in the Debian packages.
+DKMS_VERSION ?= $(shell cat VERSION)
 DKMS_SRC = $(DESTDIR)/usr/src/shmem-zero-$(DKMS_VERSION)
 dkms-src:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
 	cp -a --parents $(KMOD_FILES) kmod/60-shmem-zero.rules $(DKMS_SRC)/
-	sed 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DKMS_VERSION)"/' dkms.conf \
+	sed 's/#MODULE_VERSION#/$(DKMS_VERSION)/' dkms.conf \
 		>$(DKMS_SRC)/dkms.conf
+
+# The Debian packages (debian/, issue 18): shmem-zero-dkms, libshmemzero0,
+# libshmemzero-dev and shmemzero, version VERSION, built by dpkg-buildpackage
+# from a copy of the tree (tracked and new files) whose debian/changelog is
+# written here, into build/deb/; then lintian, which must be quiet.
+# scripts/deb-test installs them in a VM of each kernel.
+DEB_VERSION := $(shell cat VERSION)
+DEB_TREE = $(BUILD)/deb/shmem-zero-$(DEB_VERSION)
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_TREE)
+	git ls-files -z -co --exclude-standard | xargs -0 cp -a --parents -t $(DEB_TREE)
+	printf 'shmem-zero (%s) unstable; urgency=medium\n\n  * Version %s (VERSION).\n\n -- %s  %s\n' \
+		'$(DEB_VERSION)' '$(DEB_VERSION)' \
+		"$$(sed -n 's/^Maintainer: //p' debian/control)" \
+		"$$(date -R -d @$$(git log -1 --format=%ct))" >$(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && dpkg-buildpackage -b -us -uc --no-sign
+	lintian --fail-on error,warning --info $(BUILD)/deb/*.changes
 
 clean:
 	$(MAKE) -C selftests clean
@@ -108,7 +127,7 @@ check: deps
 # 6.12 (generic, PREEMPT_RT) and sid's 7.2 in scripts/build-root roots
 # (issue 16).
 check-full: deps
-	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all \
+	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all DEB_KERNELS=all \
 		scripts/check
 
 # A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault
@@ -203,6 +222,6 @@ qemu-check: deps module user
 		scripts/vm-run --mem 6144 --timeout 1800 -- \
 			user/qemu/tests/migrate.sh $$t || exit 1; done
 
-.PHONY: all module kvers dkms-src clean symcheck checkpatch deps check check-full debug-kernel \
+.PHONY: all module kvers dkms-src deb clean symcheck checkpatch deps check check-full debug-kernel \
 	fresh-check demo \
 	demo-stream bench bench-migrate user install qemu-check
