@@ -123,8 +123,10 @@ result $? "install: DESTDIR staging; pkg-config with the sysroot finds it ($flag
 # A packager's CFLAGS replace the defaults, not what the library needs
 # (-fPIC, -fvisibility=hidden, the uAPI include path): a copy of the
 # sources builds with CFLAGS=-O1, and its .so exports the same symbols.
+# (with the project's VERSION, which the library's Makefile reads)
 mkdir -p "$tmp/src/user" "$tmp/src/kmod/include"
-cp -r user/lib "$tmp/src/user/" && cp -r kmod/include/uapi "$tmp/src/kmod/include/"
+cp -r user/lib "$tmp/src/user/" && cp -r kmod/include/uapi "$tmp/src/kmod/include/" &&
+	cp VERSION "$tmp/src/"
 log=$(make -s -C "$tmp/src/user/lib" clean all CFLAGS=-O1 2>&1) &&
 	[ "$(nm -D --defined-only "$tmp/src/user/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" = \
 	  "$(nm -D --defined-only "$prefix/lib/libshmemzero.so.0" | awk '{print $3}' | sort)" ]
