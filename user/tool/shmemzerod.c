@@ -615,8 +615,10 @@ static void scan_file(struct vm *v, struct file *f)
 		cpu = cpu_now() - cpu0;
 		v->c.cpu += cpu;
 		if (ret) {
-			say("pid %d (%s): reclaim at %" PRIu64 ": %s", v->pid,
-			    v->comm, off, strerror(-ret));
+			/* EINTR: a signal (SIGHUP, SIGTERM) to act on now */
+			if (ret != -EINTR)
+				say("pid %d (%s): reclaim at %" PRIu64 ": %s", v->pid,
+				    v->comm, off, strerror(-ret));
 			throttle(cpu, pages);
 			return;
 		}
