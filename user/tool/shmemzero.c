@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64	/* off_t: 64-bit on i386 too */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,6 +28,7 @@ _Static_assert(sizeof(off_t) == 8, "file offsets past 2 GiB need a 64-bit off_t"
 
 struct opts {
 	const char *file;
+	const char *metrics;	/* stat: shmemzerod's metrics file */
 	long pid;
 	int pidfd;		/* query --pid: opened once, before /proc/PID/fd */
 	int fd;
@@ -42,7 +42,7 @@ static const char *prog = "shmemzero";
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: shmemzero stat [--json] [--watch SECONDS]\n"
+"usage: shmemzero stat [--json] [--watch SECONDS] [--metrics FILE]\n"
 "       shmemzero --version\n"
 "       shmemzero reset\n"
 "       shmemzero query   FILE | --pid PID [--fd N]  [--offset O] [--length L] [--json]\n"
@@ -247,13 +247,42 @@ static int query_fd(const struct opts *o, int fd, const char *what)
 	return EXIT_OK;
 }
 
-/* query --pid without --fd: every memfd of the process. */
+struct process_query {
+	const struct opts *o;
+	int pidfd, found, status;
+};
+
+static int query_one(int fdnum, const char *link, void *arg)
+{
+	struct process_query *q = arg;
+	struct opts one = *q->o;
+	const char *what;
+	int fd, ret;
+
+	q->found++;
+	one.fd = fdnum;
+	one.pidfd = q->pidfd;
+	if (!one.json)
+		printf("fd %d: %s\n", one.fd, link);
+	fd = open_target(&one, 0, &what);
+	if (fd < 0) {
+		q->status = fail_target(-fd, what);
+		return 0;
+	}
+	/* the last failure's own status, as for one fd */
+	ret = query_fd(&one, fd, what);
+	if (ret)
+		q->status = ret;
+	close(fd);
+	return 0;
+}
+
+/* query --pid without --fd: every memfd and /dev/shm file of the process. */
 static int query_process(const struct opts *o)
 {
-	char dir[64], link[PATH_MAX], path[64 + 256];
-	struct dirent *d;
-	int status = EXIT_OK, found = 0, pidfd;
-	DIR *dp;
+	struct process_query q = { .o = o, .status = EXIT_OK };
+	char dir[64];
+	int ret;
 
 	/*
 	 * The process is pinned first: every fd below is taken from it by
@@ -261,54 +290,20 @@ static int query_process(const struct opts *o)
 	 * listing is checked to be its own (it still ran after it).
 	 */
 	snprintf(dir, sizeof(dir), "/proc/%ld/fd", o->pid);
-	pidfd = syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
-	if (pidfd < 0)
+	q.pidfd = syscall(SYS_pidfd_open, (pid_t)o->pid, 0);
+	if (q.pidfd < 0)
 		return fail(errno, dir);
-	dp = opendir(dir);
-	if (!dp) {
-		status = fail(errno == ENOENT ? ESRCH : errno, dir);
-		close(pidfd);
-		return status;
+	ret = proc_shm_fds(o->pid, query_one, &q);
+	if (ret) {
+		close(q.pidfd);
+		return fail(ret == -ENOENT ? ESRCH : -ret, dir);
 	}
-	while ((d = readdir(dp))) {
-		struct opts one = *o;
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = 0;
-		if (strncmp(link, "/memfd:", 7))
-			continue;
-		found++;
-		one.fd = atoi(d->d_name);
-		one.pidfd = pidfd;
-		if (!o->json)
-			printf("fd %d: %s\n", one.fd, link);
-		{
-			const char *what;
-			int fd = open_target(&one, 0, &what);
-			int ret;
-
-			if (fd < 0) {
-				status = fail_target(-fd, what);
-				continue;
-			}
-			/* the last failure's own status, as for one fd */
-			ret = query_fd(&one, fd, what);
-			if (ret)
-				status = ret;
-			close(fd);
-		}
-	}
-	closedir(dp);
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
-		status = fail(errno, dir);	/* ESRCH: it exited meanwhile */
-	close(pidfd);
-	if (!found && !o->json)
+	if (syscall(SYS_pidfd_send_signal, q.pidfd, 0, NULL, 0))
+		q.status = fail(errno, dir);	/* ESRCH: it exited meanwhile */
+	close(q.pidfd);
+	if (!q.found && !o->json)
 		printf("pid %ld has no memfd\n", o->pid);
-	return status;
+	return q.status;
 }
 
 static int cmd_query(const struct opts *o)
@@ -450,6 +445,7 @@ int main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -480,6 +476,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.dry_run = true;
+			break;
+		case 'm':
+			o.metrics = optarg;
 			break;
 		case 'w':
 			if (!parse_size(optarg, &v) || !v || v > 86400)
@@ -523,7 +522,8 @@ int main(int argc, char **argv)
 	}
 
 	if (!strcmp(cmd, "stat") && !o.file && !o.pid)
-		return cmd_stat(o.json, o.watch);
+		return cmd_stat(o.json, o.watch, o.metrics ? o.metrics :
+				daemon_metrics_path(DEFAULT_CONFIG));
 	if (!strcmp(cmd, "reset") && !o.file && !o.pid)
 		return cmd_reset();
 	if (!o.file && !o.pid) {

@@ -14,16 +14,19 @@
  * with CLOCK_THREAD_CPUTIME_ID: after each window the daemon sleeps until
  * both limits hold again.
  *
- * Back-off: a window whose pages were allocated again since its last scan
- * (the guest writes there) or that had nothing to free is skipped for
- * 1, 3, 7 ... passes (up to 2^backoff_max - 1); one that gave pages back
- * and stayed quiet is rescanned each pass.  A process whose pause file
+ * Back-off: a window scanned before is looked at first with a QUERY that
+ * reads no page (SZ_OPEN_QUERY_NOREAD).  One whose pages were allocated
+ * again since its last look (the guest writes there) or that had nothing
+ * to free is skipped for 1, 3, 7 ... passes (up to 2^backoff_max - 1, and
+ * then reclaimed anyway); one that gave pages back and stayed quiet is
+ * rescanned each pass.  A process whose pause file
  * (pause_file, or pause_file.PID) exists is skipped: touch it around a
  * migration.
  *
  * Metrics: per VM and in total, in Prometheus text exposition, written to
- * `metrics` (a temporary file renamed over it) after each pass, every 10 s
- * within one, and at exit.
+ * `metrics` (default DEFAULT_METRICS; a temporary file renamed over it)
+ * after each pass, every 10 s within one, and at exit; shmemzero stat
+ * shows them.
  * Logs go to stderr (journald under systemd).  SIGHUP rereads the
  * configuration; SIGTERM and SIGINT end the daemon after the window being
  * scanned.  See shmemzerod(8).
@@ -53,7 +56,6 @@
 
 #include "tool.h"
 
-#define DEFAULT_CONFIG	"/etc/shmem-zero/shmemzerod.conf"
 #define MAX_SEL		32
 #define METRICS_EVERY	10	/* seconds: metrics also within a pass */
 
@@ -79,6 +81,7 @@ struct window {
 
 struct counters {
 	uint64_t scanned, freed, busy, pinned, skipped;
+	uint64_t written;	/* windows QUERY found allocated into */
 	double cpu;		/* seconds */
 };
 
@@ -112,7 +115,7 @@ static long page;
 static double budget_debt;	/* seconds to sleep for the CPU budget */
 static double rate_start, rate_pages;
 static double cpu_start, metrics_at;	/* thread CPU at start; last write */
-static bool verbose;
+static bool verbose, metrics_warned;
 
 static void say(const char *fmt, ...)
 {
@@ -184,24 +187,16 @@ static int config_load(const char *path, struct config *c)
 	while (getline(&line, &cap, f) > 0) {
 		uint64_t v;
 		bool ok = true;
+		int kind = conf_split(line, &key, &val);
 
 		no++;
-		key = line + strspn(line, " \t");
-		key[strcspn(key, "#\n")] = 0;
-		if (!*key)
+		if (!kind)
 			continue;
-		val = strchr(key, '=');
-		if (!val) {
+		if (kind < 0) {
 			say("%s:%u: expected key = value", path, no);
 			ret = -EINVAL;
 			continue;
 		}
-		*val++ = 0;
-		val += strspn(val, " \t");
-		for (end = val + strlen(val); end > val && isspace((unsigned char)end[-1]);)
-			*--end = 0;
-		for (end = key + strlen(key); end > key && isspace((unsigned char)end[-1]);)
-			*--end = 0;
 		if (!strcmp(key, "exe") && c->n_exe < MAX_SEL && *val) {
 			c->exe[c->n_exe++] = strdup(val);
 		} else if (!strcmp(key, "cgroup") && c->n_cgroup < MAX_SEL && *val == '/') {
@@ -244,6 +239,8 @@ static int config_load(const char *path, struct config *c)
 	fclose(f);
 	if (!c->n_exe && !c->n_cgroup && !c->n_pid)
 		c->exe[c->n_exe++] = strdup("qemu-system-*");
+	if (!c->metrics)
+		c->metrics = strdup(DEFAULT_METRICS);
 	if (ret)
 		config_free(c);
 	return ret;
@@ -354,80 +351,74 @@ static int file_sync(struct file *f)
 	f->win = calloc(f->nwin, sizeof(*f->win));
 	if (!f->win)
 		return -ENOMEM;
-	ret = sz_open(&f->h, f->fd, 0, size, SZ_OPEN_NO_FALLBACK, 0);
+	ret = sz_open(&f->h, f->fd, 0, size,
+		      SZ_OPEN_NO_FALLBACK | SZ_OPEN_QUERY_NOREAD, 0);
 	if (ret)
 		f->h = NULL;
 	return ret;
 }
 
-/* Take the process's tmpfs fds that no other VM has (pidfd_getfd). */
+static int take_file(int fdnum, const char *link, void *arg)
+{
+	struct vm *v = arg;
+	char path[64];
+	struct stat st;
+	struct file *f;
+	int fd, ret;
+
+	/* known already (this VM's, or another's): no need to take it again */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", v->pid, fdnum);
+	if (!stat(path, &st) && file_find(st.st_dev, st.st_ino))
+		return 0;
+	/* the kernel's ptrace check (PTRACE_MODE_ATTACH_REALCREDS) */
+	fd = syscall(SYS_pidfd_getfd, v->pidfd, fdnum, 0);
+	if (fd < 0) {
+		if (!v->denied)
+			say("pid %d (%s): fd %d: %s", v->pid, v->comm, fdnum,
+			    strerror(errno));
+		if (errno == EPERM || errno == EACCES)
+			v->denied = true;
+		return 0;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    file_find(st.st_dev, st.st_ino)) {
+		close(fd);
+		return 0;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return 0;
+	}
+	f->fd = fd;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	ret = file_sync(f);
+	if (ret) {
+		/* not tmpfs, or opened read-only: not ours to scan */
+		if (verbose)
+			say("pid %d (%s): %s: %s", v->pid, v->comm, link,
+			    strerror(-ret));
+		file_close(f);
+		return 0;
+	}
+	say("pid %d (%s): watching %s (%" PRIu64 " MiB)", v->pid, v->comm,
+	    link, f->size >> 20);
+	f->next = v->files;
+	v->files = f;
+	return 0;
+}
+
+/* Take the process's tmpfs fds that no VM has yet (pidfd_getfd). */
 static void vm_take_files(struct vm *v)
 {
-	char dir[64], path[64 + 256], link[PATH_MAX];
-	struct dirent *d;
-	DIR *dp;
+	int ret = proc_shm_fds(v->pid, take_file, v);
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", v->pid);
-	dp = opendir(dir);
-	if (!dp) {
-		if (!v->denied && errno != ENOENT)
-			say("pid %d (%s): %s: %s", v->pid, v->comm, dir, strerror(errno));
-		v->denied = errno == EACCES || errno == EPERM;
-		return;
-	}
-	while ((d = readdir(dp))) {
-		struct stat st;
-		struct file *f;
-		ssize_t n;
-		int fd, ret;
-
-		if (!isdigit((unsigned char)d->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = 0;
-		if (strncmp(link, "/memfd:", 7) && strncmp(link, "/dev/shm/", 9))
-			continue;
-		/* the kernel's ptrace check (PTRACE_MODE_ATTACH_REALCREDS) */
-		fd = syscall(SYS_pidfd_getfd, v->pidfd, atoi(d->d_name), 0);
-		if (fd < 0) {
-			if (!v->denied)
-				say("pid %d (%s): fd %s: %s", v->pid, v->comm,
-				    d->d_name, strerror(errno));
-			if (errno == EPERM || errno == EACCES)
-				v->denied = true;
-			continue;
-		}
-		if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-		    file_find(st.st_dev, st.st_ino)) {
-			close(fd);
-			continue;
-		}
-		f = calloc(1, sizeof(*f));
-		if (!f) {
-			close(fd);
-			continue;
-		}
-		f->fd = fd;
-		f->dev = st.st_dev;
-		f->ino = st.st_ino;
-		ret = file_sync(f);
-		if (ret) {
-			/* not tmpfs, or opened read-only: not ours to scan */
-			if (verbose)
-				say("pid %d (%s): %s: %s", v->pid, v->comm, link,
-				    strerror(-ret));
-			file_close(f);
-			continue;
-		}
-		say("pid %d (%s): watching %s (%" PRIu64 " MiB)", v->pid, v->comm,
-		    link, f->size >> 20);
-		f->next = v->files;
-		v->files = f;
-	}
-	closedir(dp);
+	if (ret && ret != -ENOENT && !v->denied)
+		say("pid %d (%s): /proc/%d/fd: %s", v->pid, v->comm, v->pid,
+		    strerror(-ret));
+	if (ret == -EACCES || ret == -EPERM)
+		v->denied = true;
 }
 
 static void counters_add(struct counters *to, const struct counters *c)
@@ -437,6 +428,7 @@ static void counters_add(struct counters *to, const struct counters *c)
 	to->busy += c->busy;
 	to->pinned += c->pinned;
 	to->skipped += c->skipped;
+	to->written += c->written;
 	to->cpu += c->cpu;
 }
 
@@ -611,6 +603,31 @@ static void scan_file(struct vm *v, struct file *f)
 			v->c.skipped += pages;
 			continue;
 		}
+		/*
+		 * A window scanned before is looked at first with a QUERY that
+		 * reads no page, only the page cache.  Pages allocated since
+		 * its last look mean the guest writes here now: freeing its
+		 * zero pages again would only have them faulted back in.  Back
+		 * off without reading it, unless the back-off is at its
+		 * longest: then reclaim anyway, so that every window is read
+		 * at least every 2^backoff_max passes.
+		 */
+		if (w->scanned && w->level < cfg.backoff_max) {
+			ret = sz_query(f->h, off, len, NULL, &c, sizeof(c));
+			allocated = pages - c.hole;
+			if (!ret && allocated > w->left) {
+				w->level++;
+				w->skip = (1u << w->level) - 1;
+				w->left = allocated;
+				v->c.skipped += pages;
+				v->c.written++;
+				cpu = cpu_now() - cpu0;
+				v->c.cpu += cpu;
+				throttle(cpu, 0);
+				continue;
+			}
+			memset(&c, 0, sizeof(c));
+		}
 		ret = sz_reclaim(f->h, off, len, &c, sizeof(c));
 		cpu = cpu_now() - cpu0;
 		v->c.cpu += cpu;
@@ -668,6 +685,37 @@ static void metric(FILE *f, const char *name, const char *help, const char *type
 		help, name, type);
 }
 
+/* A label value as the text exposition format wants it: \\, \" and \n. */
+static void label(FILE *f, const char *name, const char *s)
+{
+	fprintf(f, "%s=\"", name);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* {pid="1234",comm="qemu-system-x86"} */
+static void vm_labels(FILE *f, const struct vm *v)
+{
+	fprintf(f, "{pid=\"%d\",", v->pid);
+	label(f, "comm", v->comm);
+	fputc('}', f);
+}
+
+/* Report a failure to write the metrics once, until a write succeeds. */
+static void metrics_failed(const char *path)
+{
+	if (!metrics_warned)
+		say("%s: %s", path, strerror(errno));
+	metrics_warned = true;
+}
+
 static void write_metrics(void)
 {
 	double cpu_total = cpu_now() - cpu_start;
@@ -688,6 +736,9 @@ static void write_metrics(void)
 		  offsetof(struct counters, pinned), false },
 		{ "pages_skipped_total", "Pages of windows skipped by the back-off.",
 		  offsetof(struct counters, skipped), false },
+		{ "windows_written_total",
+		  "Windows allocated into since their last look: backed off unread.",
+		  offsetof(struct counters, written), false },
 	};
 	char tmp[PATH_MAX];
 	struct counters all = gone;
@@ -697,10 +748,13 @@ static void write_metrics(void)
 	metrics_at = now_s(CLOCK_MONOTONIC);
 	if (!cfg.metrics)
 		return;
+	/* the default's directory (the unit's RuntimeDirectory=) */
+	if (!strcmp(cfg.metrics, DEFAULT_METRICS))
+		mkdir(DEFAULT_METRICS_DIR, 0755);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.metrics);
 	f = fopen(tmp, "we");
 	if (!f) {
-		say("%s: %s", tmp, strerror(errno));
+		metrics_failed(tmp);
 		return;
 	}
 	for (struct vm *v = vms; v; v = v->next) {
@@ -713,15 +767,19 @@ static void write_metrics(void)
 		metric(f, m[i].name, m[i].help, "counter");
 		fprintf(f, "shmemzerod_%s %" PRIu64 "\n", m[i].name,
 			*(uint64_t *)((char *)&all + m[i].off) * mul);
-		for (struct vm *v = vms; v; v = v->next)
-			fprintf(f, "shmemzerod_%s{pid=\"%d\",comm=\"%s\"} %" PRIu64 "\n",
-				m[i].name, v->pid, v->comm,
+		for (struct vm *v = vms; v; v = v->next) {
+			fprintf(f, "shmemzerod_%s", m[i].name);
+			vm_labels(f, v);
+			fprintf(f, " %" PRIu64 "\n",
 				*(uint64_t *)((char *)&v->c + m[i].off) * mul);
+		}
 	}
 	metric(f, "vm_cpu_seconds_total", "CPU spent on each VM's pages.", "counter");
-	for (struct vm *v = vms; v; v = v->next)
-		fprintf(f, "shmemzerod_vm_cpu_seconds_total{pid=\"%d\",comm=\"%s\"} %.6f\n",
-			v->pid, v->comm, v->c.cpu);
+	for (struct vm *v = vms; v; v = v->next) {
+		fputs("shmemzerod_vm_cpu_seconds_total", f);
+		vm_labels(f, v);
+		fprintf(f, " %.6f\n", v->c.cpu);
+	}
 	metric(f, "cpu_seconds_total", "CPU used by the daemon's thread.", "counter");
 	fprintf(f, "shmemzerod_cpu_seconds_total %.6f\n", cpu_total);
 	metric(f, "vms", "Processes watched now.", "gauge");
@@ -729,16 +787,18 @@ static void write_metrics(void)
 	metric(f, "passes_total", "Passes over every watched file.", "counter");
 	fprintf(f, "shmemzerod_passes_total %" PRIu64 "\n", passes);
 	if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-		say("%s: %s", tmp, strerror(errno));
+		metrics_failed(tmp);
 		fclose(f);
 		unlink(tmp);
 		return;
 	}
 	fclose(f);
 	if (rename(tmp, cfg.metrics)) {
-		say("%s: %s", cfg.metrics, strerror(errno));
+		metrics_failed(cfg.metrics);
 		unlink(tmp);
+		return;
 	}
+	metrics_warned = false;
 }
 
 /* ---- main ---- */

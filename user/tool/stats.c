@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* shmemzero stat / reset: the module's counters over generic netlink. */
+/*
+ * shmemzero stat / reset: the module's counters over generic netlink, and
+ * shmemzerod's from the metrics file it writes.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -168,6 +174,234 @@ out:
 	return ret;
 }
 
+/*
+ * shmemzerod's metrics file: "shmemzerod_NAME VALUE" for the totals,
+ * "shmemzerod_NAME{pid="PID",comm="COMM"} VALUE" per VM; other lines are
+ * skipped.
+ */
+#define DM_SERIES	16
+
+struct dm_set {
+	long pid;		/* 0: the totals */
+	char comm[64];
+	int n;
+	struct { char name[48]; double v; } s[DM_SERIES];
+};
+
+struct daemon_metrics {
+	const char *path;
+	int err;		/* errno of reading the file, or 0 */
+	time_t mtime;
+	int nvm;
+	struct dm_set total, *vm;
+};
+
+static struct dm_set *dm_set(struct daemon_metrics *dm, long pid, const char *comm)
+{
+	struct dm_set *set;
+
+	if (!pid)
+		return &dm->total;
+	for (int i = 0; i < dm->nvm; i++)
+		if (dm->vm[i].pid == pid)
+			return &dm->vm[i];
+	set = realloc(dm->vm, (dm->nvm + 1) * sizeof(*dm->vm));
+	if (!set)
+		return NULL;
+	dm->vm = set;
+	set = &dm->vm[dm->nvm++];
+	memset(set, 0, sizeof(*set));
+	set->pid = pid;
+	snprintf(set->comm, sizeof(set->comm), "%s", comm);
+	return set;
+}
+
+/* One label value after its '"': unescaped into buf; the end, or NULL. */
+static const char *dm_label(const char *p, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *p && *p != '"'; p++) {
+		char c = *p;
+
+		if (c == '\\' && p[1]) {
+			c = *++p == 'n' ? '\n' : *p;
+		}
+		if (n + 1 < size)
+			buf[n++] = c;
+	}
+	buf[n] = 0;
+	return *p == '"' ? p + 1 : NULL;
+}
+
+/* Parse one line into dm; false if it is not one of ours. */
+static bool dm_line(struct daemon_metrics *dm, const char *line)
+{
+	char name[48], key[16], val[64], comm[64] = "";
+	const char *p = line;
+	struct dm_set *set;
+	long pid = 0;
+	size_t n;
+	char *end;
+	double v;
+
+	if (strncmp(p, "shmemzerod_", 11))
+		return false;
+	p += 11;
+	n = strcspn(p, "{ ");
+	if (!n || n >= sizeof(name))
+		return false;
+	memcpy(name, p, n);
+	name[n] = 0;
+	p += n;
+	if (*p == '{') {
+		p++;
+		while (*p && *p != '}') {
+			n = strcspn(p, "=");
+			if (n >= sizeof(key) || p[n] != '=' || p[n + 1] != '"')
+				return false;
+			memcpy(key, p, n);
+			key[n] = 0;
+			p = dm_label(p + n + 2, val, sizeof(val));
+			if (!p)
+				return false;
+			if (!strcmp(key, "pid"))
+				pid = strtol(val, NULL, 10);
+			else if (!strcmp(key, "comm"))
+				snprintf(comm, sizeof(comm), "%s", val);
+			if (*p == ',')
+				p++;
+		}
+		if (*p != '}' || pid <= 0)
+			return false;
+		p++;
+	}
+	if (*p != ' ')
+		return false;
+	v = strtod(p + 1, &end);
+	if (end == p + 1 || (*end && *end != '\n'))
+		return false;
+	set = dm_set(dm, pid, comm);
+	if (!set || set->n == DM_SERIES)
+		return false;
+	snprintf(set->s[set->n].name, sizeof(set->s[0].name), "%s", name);
+	set->s[set->n++].v = v;
+	return true;
+}
+
+static void dm_read(struct daemon_metrics *dm, const char *path)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	FILE *f;
+
+	memset(dm, 0, sizeof(*dm));
+	dm->path = path;
+	f = fopen(path, "re");
+	if (!f || fstat(fileno(f), &st)) {
+		dm->err = errno;
+		if (f)
+			fclose(f);
+		return;
+	}
+	dm->mtime = st.st_mtime;
+	while (getline(&line, &cap, f) > 0)
+		if (line[0] != '#')
+			dm_line(dm, line);
+	free(line);
+	fclose(f);
+}
+
+static void dm_free(struct daemon_metrics *dm)
+{
+	free(dm->vm);
+	dm->vm = NULL;
+	dm->nvm = 0;
+}
+
+static double dm_get(const struct dm_set *set, const char *name)
+{
+	for (int i = 0; i < set->n; i++)
+		if (!strcmp(set->s[i].name, name))
+			return set->s[i].v;
+	return 0;
+}
+
+static void dm_row(const char *pid, const char *comm, const struct dm_set *set,
+		   const char *cpu)
+{
+	printf("%-8s %-16s %12.0f %12.0f %9.0f %9.0f %12.0f %10.1f %8.2f\n",
+	       pid, comm, dm_get(set, "pages_scanned_total"),
+	       dm_get(set, "pages_freed_total"), dm_get(set, "pages_busy_total"),
+	       dm_get(set, "pages_pinned_total"),
+	       dm_get(set, "pages_skipped_total"),
+	       dm_get(set, "bytes_returned_total") / (1 << 20), dm_get(set, cpu));
+}
+
+static void print_daemon_table(const struct daemon_metrics *dm)
+{
+	char pid[16];
+
+	printf("\n");
+	if (dm->err) {
+		printf("shmemzerod: no metrics in %s (%s)\n", dm->path,
+		       dm->err == ENOENT ? "not running?" : strerror(dm->err));
+		return;
+	}
+	printf("shmemzerod: %s, written %.0f s ago: %.0f VMs, %.0f passes, %.2f s CPU\n",
+	       dm->path, difftime(time(NULL), dm->mtime),
+	       dm_get(&dm->total, "vms"), dm_get(&dm->total, "passes_total"),
+	       dm_get(&dm->total, "cpu_seconds_total"));
+	printf("%-8s %-16s %12s %12s %9s %9s %12s %10s %8s\n", "pid", "comm",
+	       "scanned", "freed", "busy", "pinned", "skipped", "freed_MiB",
+	       "cpu_s");
+	for (int i = 0; i < dm->nvm; i++) {
+		snprintf(pid, sizeof(pid), "%ld", dm->vm[i].pid);
+		dm_row(pid, dm->vm[i].comm, &dm->vm[i], "vm_cpu_seconds_total");
+	}
+	dm_row("total", "", &dm->total, "cpu_seconds_total");
+}
+
+static struct json_object *dm_json_set(const struct dm_set *set)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int i = 0; i < set->n; i++) {
+		double v = set->s[i].v;
+
+		json_object_object_add(o, set->s[i].name,
+				       strstr(set->s[i].name, "seconds") ?
+				       json_object_new_double(v) :
+				       json_object_new_uint64((uint64_t)v));
+	}
+	return o;
+}
+
+/* {"metrics": PATH, "age_s": N, "total": {...}, "vms": [{"pid":..}]}, or null */
+static struct json_object *dm_json(const struct daemon_metrics *dm)
+{
+	struct json_object *o, *vms;
+
+	if (dm->err)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "metrics", json_object_new_string(dm->path));
+	json_object_object_add(o, "age_s",
+			       json_object_new_int64((int64_t)difftime(time(NULL), dm->mtime)));
+	json_object_object_add(o, "total", dm_json_set(&dm->total));
+	vms = json_object_new_array();
+	for (int i = 0; i < dm->nvm; i++) {
+		struct json_object *vm = dm_json_set(&dm->vm[i]);
+
+		json_object_object_add(vm, "pid", json_object_new_int64(dm->vm[i].pid));
+		json_object_object_add(vm, "comm", json_object_new_string(dm->vm[i].comm));
+		json_object_array_add(vms, vm);
+	}
+	json_object_object_add(o, "vms", vms);
+	return o;
+}
+
 static void print_table(const struct stats *st)
 {
 	char name[16];
@@ -193,7 +427,7 @@ static void print_table(const struct stats *st)
 		       st->errors[i].count);
 }
 
-static void print_json(const struct stats *st)
+static void print_json(const struct stats *st, const struct daemon_metrics *dm)
 {
 	struct json_object *obj = json_object_new_object(), *modes, *pages, *errors;
 	char name[16];
@@ -221,11 +455,13 @@ static void print_json(const struct stats *st)
 				       errno_name(st->errors[i].err, name, sizeof(name)),
 				       json_object_new_uint64(st->errors[i].count));
 	json_object_object_add(obj, "errors", errors);
+	json_object_object_add(obj, "daemon", dm_json(dm));
 	print_json_object(obj);
 }
 
-int cmd_stat(bool json, unsigned int watch)
+int cmd_stat(bool json, unsigned int watch, const char *metrics)
 {
+	struct daemon_metrics dm;
 	struct stats st;
 	int ret;
 
@@ -238,10 +474,14 @@ int cmd_stat(bool json, unsigned int watch)
 				"module shmem_zero not loaded" : nl_geterror(ret));
 			return nl_status(ret);
 		}
-		if (json)
-			print_json(&st);
-		else
+		dm_read(&dm, metrics);
+		if (json) {
+			print_json(&st, &dm);
+		} else {
 			print_table(&st);
+			print_daemon_table(&dm);
+		}
+		dm_free(&dm);
 		if (!watch)
 			return EXIT_OK;
 		fflush(stdout);

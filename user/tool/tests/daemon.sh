@@ -5,12 +5,15 @@
 # data to a quarter of it and keeps writing to, reading back and zeroing
 # pages of its first 16th until it is stopped: after the daemon has run for
 # at least 60 s and returned half of the file (on a debug kernel, RECLAIM's
-# first pass takes minutes); another holder is not selected.
+# first pass takes minutes).  Three holders of 64 MiB: one selected by
+# cgroup (/sz-test.slice), one selected by name but paused by its pause
+# file until that is removed, and one in /sz-test.slice-b, not selected.
 # Usage: user/tool/tests/daemon.sh (from the repository root).
 set -uo pipefail
 daemon=${SHMEMZEROD:-user/tool/shmemzerod}
+tool=${SHMEMZERO:-user/tool/shmemzero}
 holder=user/tool/tests/holder
-plan=13
+plan=18
 echo "1..$plan"
 t() {	# t NAME CMD...: pass when CMD succeeds
 	local name=$1
@@ -24,7 +27,13 @@ metric() { awk -v m="$1" '$1 == m { print $2 }' "$w/metrics.prom"; }
 w=$(mktemp -d /tmp/szd.XXXXXX)
 chmod 755 "$w"
 cp "$holder" "$w/sz-vm-holder"
-cleanup() { kill -9 ${hpid:-} ${bpid:-} ${dpid:-} 2>/dev/null; rm -rf "$w"; }
+cg=/sys/fs/cgroup
+cleanup() {
+	kill -9 ${hpid:-} ${bpid:-} ${cpid:-} ${gpid:-} ${dpid:-} 2>/dev/null
+	sleep 0.2
+	rmdir "$cg/sz-test.slice/vm" "$cg/sz-test.slice" "$cg/sz-test.slice-b" 2>/dev/null
+	rm -rf "$w"
+}
 trap cleanup EXIT
 start_holder() {	# start_holder OUT CMD...: pid and fd of the memfd in OUT
 	local out=$1
@@ -45,14 +54,30 @@ $daemon --config "$w/bad" --once 2>"$w/err"
 rc=$?
 t "a bad setting: exit 2 and the line" sh -c "[ $rc = 2 ] && grep -q 'bad:2: bad setting' $w/err"
 
+# cgroups: /sz-test.slice/vm is selected; /sz-test.slice-b is not (a
+# prefix of the path's components, not of its characters)
+mountpoint -q $cg || mount -t cgroup2 none $cg
+mkdir -p $cg/sz-test.slice/vm $cg/sz-test.slice-b
+cp "$holder" "$w/sz-vm-\"paused\""	# a quote in a label value
 start_holder "$w/a" "$w/sz-vm-holder" 256 100000 1
 hpid=$!
 start_holder "$w/b" "$holder" 64 100000
 bpid=$!
+start_holder "$w/c" "$w/sz-vm-\"paused\"" 64 100000
+cpid=$!
+start_holder "$w/g" "$holder" 64 100000
+gpid=$!
 read -r apid afd <"$w/a"
 read -r bpid_ bfd <"$w/b"
+read -r cpid_ cfd <"$w/c"
+read -r gpid_ gfd <"$w/g"
+echo "$bpid_" >$cg/sz-test.slice-b/cgroup.procs
+echo "$gpid_" >$cg/sz-test.slice/vm/cgroup.procs
+touch "$w/pause.$cpid_"
 a0=$(blocks_kb "$apid" "$afd") b0=$(blocks_kb "$bpid_" "$bfd")
-echo "# holders: pid $apid ($a0 kB), pid $bpid_ ($b0 kB, not selected)"
+c0=$(blocks_kb "$cpid_" "$cfd") g0=$(blocks_kb "$gpid_" "$gfd")
+echo "# holders: pid $apid ($a0 kB), pid $bpid_ ($b0 kB, not selected)," \
+	"pid $cpid_ ($c0 kB, paused), pid $gpid_ ($g0 kB, by cgroup)"
 
 # An unprivileged daemon cannot take root's fds: a pass frees nothing.
 printf 'pid = %s\n' "$apid" >"$w/nobody.conf"
@@ -61,17 +86,21 @@ rc=$?
 a1=$(blocks_kb "$apid" "$afd")
 echo "# unprivileged: exit $rc, $(tr '\n' ' ' <"$w/err")"
 t "unprivileged: root's process is not touched, and it says why" \
-	sh -c "[ $rc = 0 ] && [ $a1 -ge $((a0 - 4096)) ] && grep -Eq 'Permission denied|not permitted' $w/err"
+	sh -c "[ $rc = 0 ] && [ $a1 -ge $((a0 - 4096)) ] && grep -Eq 'pid $apid .*(Permission denied|not permitted)' $w/err"
 
-# The daemon: 20 % of a core, a pass a second.
+# The daemon: 20 % of a core, a pass a second; a back-off of at most 3
+# passes, so that the holder's written windows are reclaimed (raced) often.
 cat >"$w/conf" <<EOF
 # the test's daemon
 exe = sz-vm-*
+cgroup = /sz-test.slice
 cpu_percent = 20
 pages_per_second = 1000000
 window = 2M
 interval = 1
+backoff_max = 2
 metrics = $w/metrics.prom
+pause_file = $w/pause
 EOF
 $daemon --config "$w/conf" 2>"$w/log" &
 dpid=$!
@@ -99,6 +128,34 @@ t "metrics count them: pages freed >= what the file lost" \
 	test "${freed:-0}" -ge $(((a0 - a2) / 4))
 t "metrics: a per-VM series for the holder, written by rename" \
 	sh -c "[ -n '$freed' ] && [ ! -e $w/metrics.prom.tmp ]"
+# the holder's first 16th is allocated into all the time, the cgroup
+# holder's zero pages never are
+skipped=$(metric "shmemzerod_pages_skipped_total{pid=\"$apid\",comm=\"sz-vm-holder\"}")
+written=$(metric "shmemzerod_windows_written_total{pid=\"$apid\",comm=\"sz-vm-holder\"}")
+gwritten=$(metric "shmemzerod_windows_written_total{pid=\"$gpid_\",comm=\"holder\"}")
+echo "# back-off: the holder's ${skipped:-?} pages skipped, ${written:-?} windows found written; the cgroup holder's ${gwritten:-?}"
+t "back-off: QUERY finds the windows written since their last look, and only those" \
+	sh -c "[ ${written:-0} -gt 0 ] && [ '$gwritten' = 0 ]"
+"$tool" stat --json --metrics "$w/metrics.prom" >"$w/stat.json"
+t "shmemzero stat shows the daemon's metrics: the holder, pages freed, a quoted comm" \
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))["daemon"]
+vm = {v["pid"]: v for v in d["vms"]}
+a, c = vm.get(int(sys.argv[2]), {}), vm.get(int(sys.argv[4]), {})
+sys.exit(not (a.get("comm") == "sz-vm-holder" and c.get("comm") == "sz-vm-\"paused\"" and
+	      a["pages_freed_total"] >= int(sys.argv[3]) and d["total"]["vms"] == 3))' \
+	"$w/stat.json" "$apid" "$freed" "$cpid_"
+g1=$(blocks_kb "$gpid_" "$gfd")
+t "the process selected by cgroup is reclaimed ($g0 -> $g1 kB)" test "$g1" -lt $((g0 / 2))
+c1=$(blocks_kb "$cpid_" "$cfd")
+t "the paused process is untouched ($c0 -> $c1 kB)" test "$c1" -ge "$c0"
+rm "$w/pause.$cpid_"
+for _ in $(seq 3000); do	# 5 minutes
+	[ "$(blocks_kb "$cpid_" "$cfd")" -lt $((c0 / 2)) ] && break
+	sleep 0.1
+done
+c2=$(blocks_kb "$cpid_" "$cfd")
+t "its pause file removed, it is reclaimed ($c0 -> $c2 kB)" test "$c2" -lt $((c0 / 2))
 kill -TERM "$hpid"
 wait "$hpid"
 hrc=$?
@@ -138,7 +195,10 @@ drc=$?
 dpid=
 t "SIGTERM: exit 0 within 10 s, final metrics written" \
 	sh -c "[ $drc = 0 ] && grep -q stopped $w/log && grep -q '^shmemzerod_vms ' $w/metrics.prom"
-kill -TERM "$bpid"
-wait "$bpid"
-t "the second holder's data is intact" test $? = 0
+hrc=0
+for p in "$bpid" "$cpid" "$gpid"; do
+	kill -TERM "$p"
+	wait "$p" || hrc=1
+done
+t "the other holders' data is intact" test $hrc = 0
 sed 's/^/# log: /' "$w/log" | head -20

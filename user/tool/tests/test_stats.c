@@ -2,8 +2,9 @@
 /*
  * The GET_STATS reply parser of shmemzero(8) (stats.c's parse_reply()) on
  * replies built here with libnl: a well-formed one, and ones whose lengths
- * or attributes are wrong, which must be dropped, never read past. No
- * module and no socket: the host suite runs it. TAP on stdout.
+ * or attributes are wrong, which must be dropped, never read past; and the
+ * reader of shmemzerod's metrics file (dm_read()) on files written here.
+ * No module and no socket: the host suite runs it. TAP on stdout.
  */
 #include "../stats.c"
 
@@ -74,6 +75,54 @@ static bool all_zero(const struct stats *st)
 	return !memcmp(st, &zero, sizeof(zero));
 }
 
+/* shmemzerod's metrics as it writes them, with lines to skip among them. */
+static void test_daemon_metrics(void)
+{
+	char path[] = "/tmp/test_stats.XXXXXX";
+	struct daemon_metrics dm;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		perror("test_stats: mkstemp");
+		exit(1);
+	}
+	fputs("# HELP shmemzerod_pages_freed_total All-zero pages freed.\n"
+	      "# TYPE shmemzerod_pages_freed_total counter\n"
+	      "shmemzerod_pages_freed_total 300\n"
+	      "shmemzerod_pages_freed_total{pid=\"10\",comm=\"qemu-system-x86\"} 100\n"
+	      "shmemzerod_pages_freed_total{pid=\"11\",comm=\"a\\\"b\\\\c\\nd\"} 200\n"
+	      "shmemzerod_vm_cpu_seconds_total{pid=\"10\",comm=\"qemu-system-x86\"} 1.5\n"
+	      "shmemzerod_cpu_seconds_total 2.25\n"
+	      "shmemzerod_vms 2\n"
+	      "other_metric 5\n"
+	      "shmemzerod_bad{pid=\"12\",comm=\"x} 1\n"
+	      "shmemzerod_bad{pid=\"-1\"} 1\n"
+	      "shmemzerod_bad 1x\n"
+	      "shmemzerod_bad{pid=\"13\"}\n"
+	      "shmemzerod_", f);
+	fclose(f);
+	dm_read(&dm, path);
+	ok(!dm.err && dm.nvm == 2 && dm.total.n == 3 &&
+	   dm_get(&dm.total, "pages_freed_total") == 300 &&
+	   dm_get(&dm.total, "cpu_seconds_total") == 2.25 &&
+	   dm_get(&dm.total, "vms") == 2 &&
+	   dm.vm[0].pid == 10 && !strcmp(dm.vm[0].comm, "qemu-system-x86") &&
+	   dm_get(&dm.vm[0], "pages_freed_total") == 100 &&
+	   dm_get(&dm.vm[0], "vm_cpu_seconds_total") == 1.5,
+	   "daemon metrics: totals and per-VM series read, other lines skipped");
+	ok(dm.nvm == 2 && dm.vm[1].pid == 11 && !strcmp(dm.vm[1].comm, "a\"b\\c\nd") &&
+	   dm_get(&dm.vm[1], "pages_freed_total") == 200,
+	   "daemon metrics: a comm with quote, backslash and newline unescaped");
+	dm_free(&dm);
+	unlink(path);
+	dm_read(&dm, path);
+	ok(dm.err == ENOENT && !dm.nvm && !dm_json(&dm),
+	   "daemon metrics: no file: ENOENT, and null in --json");
+}
+
 int main(void)
 {
 	struct stats st;
@@ -83,7 +132,7 @@ int main(void)
 	bool pass;
 	int i;
 
-	printf("1..8\n");
+	printf("1..11\n");
 
 	/* Every attribute in place. */
 	msg = reply();
@@ -165,5 +214,7 @@ int main(void)
 	   !strcmp(errno_name(0, buf, sizeof(buf)), "other") &&
 	   !strcmp(errno_name(4000, buf, sizeof(buf)), "4000"),
 	   "errno names: EINTR, other for 0, 4000 for an errno without a name");
+
+	test_daemon_metrics();
 	return failed ? 1 : 0;
 }
