@@ -5,15 +5,16 @@
 # data to a quarter of it and keeps writing to, reading back and zeroing
 # pages of its first 16th until it is stopped: after the daemon has run for
 # at least 60 s and returned half of the file (on a debug kernel, RECLAIM's
-# first pass takes minutes).  Three holders of 64 MiB: one selected by
-# cgroup (/sz-test.slice), one selected by name but paused by its pause
-# file until that is removed, and one in /sz-test.slice-b, not selected.
+# first pass takes minutes), then exits.  Three holders of 64 MiB: one
+# selected by cgroup (/sz-test.slice) and started after the daemon, one
+# selected by name but paused by its pause file until that is removed, and
+# one in /sz-test.slice-b, not selected.
 # Usage: user/tool/tests/daemon.sh (from the repository root).
 set -uo pipefail
 daemon=${SHMEMZEROD:-user/tool/shmemzerod}
 tool=${SHMEMZERO:-user/tool/shmemzero}
 holder=user/tool/tests/holder
-plan=18
+plan=19
 echo "1..$plan"
 t() {	# t NAME CMD...: pass when CMD succeeds
 	local name=$1
@@ -65,19 +66,15 @@ start_holder "$w/b" "$holder" 64 100000
 bpid=$!
 start_holder "$w/c" "$w/sz-vm-\"paused\"" 64 100000
 cpid=$!
-start_holder "$w/g" "$holder" 64 100000
-gpid=$!
 read -r apid afd <"$w/a"
 read -r bpid_ bfd <"$w/b"
 read -r cpid_ cfd <"$w/c"
-read -r gpid_ gfd <"$w/g"
 echo "$bpid_" >$cg/sz-test.slice-b/cgroup.procs
-echo "$gpid_" >$cg/sz-test.slice/vm/cgroup.procs
 touch "$w/pause.$cpid_"
 a0=$(blocks_kb "$apid" "$afd") b0=$(blocks_kb "$bpid_" "$bfd")
-c0=$(blocks_kb "$cpid_" "$cfd") g0=$(blocks_kb "$gpid_" "$gfd")
+c0=$(blocks_kb "$cpid_" "$cfd")
 echo "# holders: pid $apid ($a0 kB), pid $bpid_ ($b0 kB, not selected)," \
-	"pid $cpid_ ($c0 kB, paused), pid $gpid_ ($g0 kB, by cgroup)"
+	"pid $cpid_ ($c0 kB, paused)"
 
 # An unprivileged daemon cannot take root's fds: a pass frees nothing.
 printf 'pid = %s\n' "$apid" >"$w/nobody.conf"
@@ -104,6 +101,12 @@ pause_file = $w/pause
 EOF
 $daemon --config "$w/conf" 2>"$w/log" &
 dpid=$!
+# a VM that starts while the daemon runs, in the selected cgroup
+start_holder "$w/g" sh -c "echo \$\$ >$cg/sz-test.slice/vm/cgroup.procs && exec $holder 64 100000"
+gpid=$!
+read -r gpid_ gfd <"$w/g"
+g0=$((64 * 1024))	# populated whole before it printed; the daemon may be at it
+echo "# holder started after the daemon: pid $gpid_ ($(blocks_kb "$gpid_" "$gfd") kB now, by cgroup)"
 t0=$(date +%s.%N) s0=$SECONDS
 # 3/4 of the pages are zero, a 16th of them churned: about 80 MiB stay.
 # At least 60 s of writes against the daemon; at most 15 minutes.
@@ -163,6 +166,13 @@ echo "# holder: $(tail -n1 "$w/a")"
 t "the holder's checks: 0 lost writes, 0 wrong pages over $el_a s" test "$hrc" = 0
 b1=$(blocks_kb "$bpid_" "$bfd")
 t "the process not selected is untouched ($b0 -> $b1 kB)" test "$b1" -ge "$b0"
+for _ in $(seq 300); do	# 30 s
+	grep -q "pid $apid (sz-vm-holder): exited" "$w/log" &&
+		[ "$(metric shmemzerod_vms)" = 2 ] && break
+	sleep 0.1
+done
+t "an exited process is dropped: logged, 2 VMs left in the metrics" \
+	sh -c "grep -q 'pid $apid (sz-vm-holder): exited' $w/log && [ '$(metric shmemzerod_vms)' = 2 ]"
 
 # CPU: the daemon's utime + stime against its budget, plus 10 %.
 cpu=$(ticks "$dpid") hz=$(getconf CLK_TCK)
