@@ -4,6 +4,7 @@
  * shmemzerod's from the metrics file it writes.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -328,9 +329,16 @@ static double dm_get(const struct dm_set *set, const char *name)
 	return 0;
 }
 
-static void dm_row(const char *pid, const char *comm, const struct dm_set *set,
+static void dm_row(const char *pid, const char *name, const struct dm_set *set,
 		   const char *cpu)
 {
+	char comm[64];
+
+	/* a comm is any bytes: no control character reaches the terminal */
+	snprintf(comm, sizeof(comm), "%s", name);
+	for (char *c = comm; *c; c++)
+		if (iscntrl((unsigned char)*c))
+			*c = '?';
 	printf("%-8s %-16s %12.0f %12.0f %9.0f %9.0f %12.0f %10.1f %8.2f\n",
 	       pid, comm, dm_get(set, "pages_scanned_total"),
 	       dm_get(set, "pages_freed_total"), dm_get(set, "pages_busy_total"),
