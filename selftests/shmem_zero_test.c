@@ -2840,7 +2840,7 @@ FIXTURE_TEARDOWN(swap)
  * online CPU.  32 MiB makes that slack (512 kB on 2 CPUs) a small fraction of
  * the change (16 MiB), so a DISCARD that leaks the entries fails.
  */
-TEST_F(swap, discard_swapped)
+TEST_F_TIMEOUT(swap, discard_swapped, 180)
 {
 	const uint64_t n = 8192, half = n / 2;	/* 32 MiB */
 	const long long slack = 64 * sysconf(_SC_NPROCESSORS_ONLN) * PG / KB;
@@ -3158,7 +3158,7 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
  * the lowest xarray level, 256 kB is one slot a level higher, 512 kB and up
  * a slot and siblings there.
  */
-TEST_F(swap, discard_large_swap_entries)
+TEST_F_TIMEOUT(swap, discard_large_swap_entries, 180)
 {
 	double t0 = now_s();
 	char why[160];
@@ -3860,7 +3860,7 @@ static int swapq_child(void *arg)
  * Every mode that changes pages is ETXTBSY, as fallocate() is; QUERY reads
  * and gets the not-tmpfs answer. The file keeps its bytes.
  */
-TEST_F(swap, swap_file_refused)
+TEST_F_TIMEOUT(swap, swap_file_refused, 180)
 {
 	static const uint32_t modes[] = {
 		DISCARD, SHMEM_ZERO_MODE_RECLAIM, SHMEM_ZERO_MODE_ZERO_IN_PLACE,
