@@ -49,7 +49,8 @@ static void usage(FILE *f)
 "       shmemzero reclaim FILE | --pid PID --fd N    [--offset O] [--length L] [--dry-run] [--json]\n"
 "       shmemzero discard FILE --offset O --length L [--json]\n"
 "Sizes take K, M, G, T suffixes.  query --pid without --fd lists the process's\n"
-"memfds.  Exit: 0 ok, 1 failure, 2 usage, 3 module not loaded, 4 permission\n"
+"memfds and /dev/shm files.  stat also shows shmemzerod's metrics file.\n"
+"Exit: 0 ok, 1 failure, 2 usage, 3 module not loaded, 4 permission\n"
 "denied, 5 no such process/fd/file, 6 not a tmpfs file.  See shmemzero(8).\n");
 }
 
@@ -302,7 +303,7 @@ static int query_process(const struct opts *o)
 		q.status = fail(errno, dir);	/* ESRCH: it exited meanwhile */
 	close(q.pidfd);
 	if (!q.found && !o->json)
-		printf("pid %ld has no memfd\n", o->pid);
+		printf("pid %ld has no memfd or /dev/shm file\n", o->pid);
 	return q.status;
 }
 
