@@ -127,7 +127,7 @@ check: deps
 # 6.12 (generic, PREEMPT_RT) and sid's 7.2 in scripts/build-root roots
 # (issue 16).
 check-full: deps
-	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all DEB_KERNELS=all SZ_DEBUG_DAEMON=1 \
+	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all DEB_KERNELS=all SZ_DAEMON_ALL=1 \
 		scripts/check
 
 # A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault
