@@ -13,4 +13,15 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 
+/*
+ * The harness kills a test after 30 s unless it says otherwise.  That is a
+ * hang catcher, and on the debug kernel (KASAN, lockdep) under TCG ordinary
+ * work outruns it: sz.reclaim_read_faulted (64 MiB read-faulted, then one
+ * RECLAIM) was killed at 30 s in a CI run that had passed it before.  Tests
+ * assert outcomes, not time: 300 s by default, what TEST_F() and TEST()
+ * expand to below this line.  vm-run's timeout stays the last net.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 #endif /* SHMEM_ZERO_HARNESS_H */
