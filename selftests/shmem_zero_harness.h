@@ -19,7 +19,8 @@
  * work outruns it: sz.reclaim_read_faulted (64 MiB read-faulted, then one
  * RECLAIM) was killed at 30 s in a CI run that had passed it before.  Tests
  * assert outcomes, not time: 300 s by default, what TEST_F() and TEST()
- * expand to below this line.  vm-run's timeout stays the last net.
+ * expand to below this line; TEST_F_TIMEOUT() only for longer ones.
+ * vm-run's timeout stays the last net.
  */
 #undef TEST_TIMEOUT_DEFAULT
 #define TEST_TIMEOUT_DEFAULT 300

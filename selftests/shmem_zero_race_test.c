@@ -2523,52 +2523,52 @@ static void seal_cell(struct __test_metadata *_metadata, FIXTURE_DATA(race) *sel
 /* The matrix                                                           */
 /* ------------------------------------------------------------------ */
 
-TEST_F_TIMEOUT(race, truncate, 60)
+TEST_F(race, truncate)
 {
 	run_cell(_metadata, self, variant->mode, R_TRUNCATE);
 }
 
-TEST_F_TIMEOUT(race, fallocate, 60)
+TEST_F(race, fallocate)
 {
 	run_cell(_metadata, self, variant->mode, R_FALLOCATE);
 }
 
-TEST_F_TIMEOUT(race, munmap_mremap, 60)
+TEST_F(race, munmap_mremap)
 {
 	run_cell(_metadata, self, variant->mode, R_MREMAP);
 }
 
-TEST_F_TIMEOUT(race, fork_cow, 60)
+TEST_F(race, fork_cow)
 {
 	run_cell(_metadata, self, variant->mode, R_FORK);
 }
 
-TEST_F_TIMEOUT(race, seal, 90)
+TEST_F(race, seal)
 {
 	seal_cell(_metadata, self, variant->mode);
 }
 
-TEST_F_TIMEOUT(race, pageout, 60)
+TEST_F(race, pageout)
 {
 	run_cell(_metadata, self, variant->mode, R_PAGEOUT);
 }
 
-TEST_F_TIMEOUT(race, collapse, 60)
+TEST_F(race, collapse)
 {
 	run_cell(_metadata, self, variant->mode, R_COLLAPSE);
 }
 
-TEST_F_TIMEOUT(race, io_uring, 60)
+TEST_F(race, io_uring)
 {
 	run_cell(_metadata, self, variant->mode, R_URING);
 }
 
-TEST_F_TIMEOUT(race, udmabuf, 60)
+TEST_F(race, udmabuf)
 {
 	run_cell(_metadata, self, variant->mode, R_UDMABUF);
 }
 
-TEST_F_TIMEOUT(race, migrate, 60)
+TEST_F(race, migrate)
 {
 	run_cell(_metadata, self, variant->mode, R_MIGRATE);
 }
@@ -2743,12 +2743,12 @@ static void unload_in_flight(struct __test_metadata *_metadata,
 	check_device_works(_metadata);
 }
 
-TEST_F_TIMEOUT(unload, discard_in_flight, 180)
+TEST_F(unload, discard_in_flight)
 {
 	unload_in_flight(_metadata, self, DISCARD);
 }
 
-TEST_F_TIMEOUT(unload, reclaim_in_flight, 180)
+TEST_F(unload, reclaim_in_flight)
 {
 	unload_in_flight(_metadata, self, RECLAIM);
 }

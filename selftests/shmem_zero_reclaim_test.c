@@ -920,12 +920,12 @@ static void reclaim_stress(struct __test_metadata *_metadata, int dev, bool pin)
 	close(s.fd);
 }
 
-TEST_F_TIMEOUT(sz, reclaim_stress, 60)
+TEST_F(sz, reclaim_stress)
 {
 	reclaim_stress(_metadata, self->dev, false);
 }
 
-TEST_F_TIMEOUT(sz, reclaim_stress_pinned, 60)
+TEST_F(sz, reclaim_stress_pinned)
 {
 	reclaim_stress(_metadata, self->dev, true);
 }
@@ -1065,7 +1065,7 @@ static void ub_check(struct ub *u, const char *b, uint64_t first, uint64_t *seq)
 	}
 }
 
-TEST_F_TIMEOUT(sz, reclaim_udmabuf, 120)
+TEST_F(sz, reclaim_udmabuf)
 {
 	struct ub u = { .dev = self->dev };
 	uint64_t seed = 0xdab0f00dULL, seq = 0, lost = 0, stray = 0;
@@ -1381,7 +1381,7 @@ static void dpe_alarm(int sig)
 	dpe_alarms++;
 }
 
-TEST_F_TIMEOUT(sz, discard_pinned_eintr, 120)
+TEST_F(sz, discard_pinned_eintr)
 {
 	struct sigaction sa = { .sa_handler = dpe_alarm };	/* no SA_RESTART */
 	struct itimerval off = { 0 };
@@ -1820,7 +1820,7 @@ static void *closer_fn(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(sz, no_eintr_without_signal, 120)
+TEST_F(sz, no_eintr_without_signal)
 {
 	const uint64_t nr = SHMEM_ZERO_MAX_RANGES;
 	const uint32_t modes[] = { RECLAIM, ZIP, QUERY, DISCARD };
@@ -2030,7 +2030,7 @@ static unsigned long writes_in(const struct hold_writer *w, double from,
  * tried again when the window saw none: the host may not have run the
  * writer's vCPU then).
  */
-TEST_F_TIMEOUT(sz, holds_let_writers_in, 180)
+TEST_F(sz, holds_let_writers_in)
 {
 	const uint64_t nr = SHMEM_ZERO_MAX_RANGES;
 	const uint32_t modes[] = { DISCARD, ZIP };
@@ -2105,7 +2105,7 @@ static void *sealer_fn(void *arg)
  * the data pages of the ranges before ranges_done are gone (DISCARD) or
  * zero (ZERO_IN_PLACE), every one after it is intact.
  */
-TEST_F_TIMEOUT(sz, seal_stops_long_call, 180)
+TEST_F(sz, seal_stops_long_call)
 {
 	const uint64_t nr = SHMEM_ZERO_MAX_RANGES, every = 256;
 	const uint32_t modes[] = { DISCARD, ZIP };

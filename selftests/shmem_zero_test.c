@@ -959,7 +959,7 @@ static void *stress_querier(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(sz, discard_concurrent_faults, 60)
+TEST_F(sz, discard_concurrent_faults)
 {
 	struct shmem_zero_range r = { 0, ST_PAGES * PG };
 	struct stress s = { .dev = self->dev };
@@ -1350,7 +1350,7 @@ static void *grow_fn(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(sz, query_map_range_grows, 60)
+TEST_F(sz, query_map_range_grows)
 {
 	const uint64_t map_len = GR_CHUNK * GR_PAGES + 1;
 	const size_t rw = (map_len + GR_CANARY + PG - 1) / PG * PG;
@@ -1469,7 +1469,7 @@ static void *hm_killer(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(sz, query_huge_map_eintr, 120)
+TEST_F(sz, query_huge_map_eintr)
 {
 	struct sigaction sa = { .sa_handler = hm_alarm };	/* no SA_RESTART */
 	struct shmem_zero_range r = { 0, HM_MAP * PG };
@@ -2840,7 +2840,7 @@ FIXTURE_TEARDOWN(swap)
  * online CPU.  32 MiB makes that slack (512 kB on 2 CPUs) a small fraction of
  * the change (16 MiB), so a DISCARD that leaks the entries fails.
  */
-TEST_F_TIMEOUT(swap, discard_swapped, 180)
+TEST_F(swap, discard_swapped)
 {
 	const uint64_t n = 8192, half = n / 2;	/* 32 MiB */
 	const long long slack = 64 * sysconf(_SC_NPROCESSORS_ONLN) * PG / KB;
@@ -3158,7 +3158,7 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
  * the lowest xarray level, 256 kB is one slot a level higher, 512 kB and up
  * a slot and siblings there.
  */
-TEST_F_TIMEOUT(swap, discard_large_swap_entries, 180)
+TEST_F(swap, discard_large_swap_entries)
 {
 	double t0 = now_s();
 	char why[160];
@@ -3860,7 +3860,7 @@ static int swapq_child(void *arg)
  * Every mode that changes pages is ETXTBSY, as fallocate() is; QUERY reads
  * and gets the not-tmpfs answer. The file keeps its bytes.
  */
-TEST_F_TIMEOUT(swap, swap_file_refused, 180)
+TEST_F(swap, swap_file_refused)
 {
 	static const uint32_t modes[] = {
 		DISCARD, SHMEM_ZERO_MODE_RECLAIM, SHMEM_ZERO_MODE_ZERO_IN_PLACE,
@@ -4110,7 +4110,7 @@ static int sig_round(struct __test_metadata *_metadata, FIXTURE_DATA(sig) *self,
 	return e;
 }
 
-TEST_F_TIMEOUT(sig, eintr_partial_progress, 240)
+TEST_F(sig, eintr_partial_progress)
 {
 	struct shmem_zero_range whole = { 0, SIG_PAGES * PG };
 	bool seen_vec = false, seen_head = false, seen_query = false;
@@ -4237,7 +4237,7 @@ FIXTURE_TEARDOWN(mod)
 	}
 }
 
-TEST_F_TIMEOUT(mod, unload_reload, 180)
+TEST_F(mod, unload_reload)
 {
 	const uint64_t max = SHMEM_ZERO_MAX_RANGES;
 	struct shmem_zero_range *v;
