@@ -23,6 +23,14 @@ t() {	# t NAME CMD...: pass when CMD succeeds
 }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 blocks_kb() { echo $(($(stat -L -c %b "/proc/$1/fd/$2") / 2)); }	# 512-byte blocks
+wait_below() {	# wait_below PID FD KB: up to 5 minutes for fewer blocks; prints them
+	local _
+	for _ in $(seq 3000); do
+		[ "$(blocks_kb "$1" "$2")" -lt "$3" ] && break
+		sleep 0.1
+	done
+	blocks_kb "$1" "$2"
+}
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# utime + stime
 metric() { awk -v m="$1" '$1 == m { print $2 }' "$w/metrics.prom"; }
 w=$(mktemp -d /tmp/szd.XXXXXX)
@@ -153,11 +161,7 @@ t "the process selected by cgroup is reclaimed ($g0 -> $g1 kB)" test "$g1" -lt $
 c1=$(blocks_kb "$cpid_" "$cfd")
 t "the paused process is untouched ($c0 -> $c1 kB)" test "$c1" -ge "$c0"
 rm "$w/pause.$cpid_"
-for _ in $(seq 3000); do	# 5 minutes
-	[ "$(blocks_kb "$cpid_" "$cfd")" -lt $((c0 / 2)) ] && break
-	sleep 0.1
-done
-c2=$(blocks_kb "$cpid_" "$cfd")
+c2=$(wait_below "$cpid_" "$cfd" $((c0 / 2)))
 t "its pause file removed, it is reclaimed ($c0 -> $c2 kB)" test "$c2" -lt $((c0 / 2))
 kill -TERM "$hpid"
 wait "$hpid"
@@ -184,11 +188,7 @@ t "CPU within its budget + 10 %" \
 # SIGHUP: the process selected by pid now, the daemon goes on.
 printf 'pid = %s\n' "$bpid_" >>"$w/conf"
 kill -HUP "$dpid"
-for _ in $(seq 3000); do	# 5 minutes
-	[ "$(blocks_kb "$bpid_" "$bfd")" -lt $((b0 / 2)) ] && break
-	sleep 0.1
-done
-b2=$(blocks_kb "$bpid_" "$bfd")
+b2=$(wait_below "$bpid_" "$bfd" $((b0 / 2)))
 t "SIGHUP rereads the file: the newly selected process is reclaimed ($b0 -> $b2 kB)" \
 	sh -c "[ $b2 -lt $((b0 / 2)) ] && grep -q 'reloaded' $w/log && kill -0 $dpid"
 printf 'window = 3K\n' >>"$w/conf"
