@@ -10,12 +10,19 @@
 #         qemu-system-x86, whose /usr/bin/qemu-system-x86_64 is "stock" in
 #         the tests; if that version has left the archive, the newest 7.2
 #         source there (with a warning).
-#   10.0  upstream 10.0.2 as bookworm-backports ships it
-#         (qemu_10.0.2+ds.orig.tar.xz), built twice in one tree: stock, then
-#         patched, with meson and pycotap from bookworm-backports unpacked
-#         next to the build (the system's meson stays Debian 12's), with
-#         TCG (the running-guest cases: the VM has no KVM) and no edk2
-#         blobs (the +ds tarball has none).
+#   10.0  Debian 13's qemu (trixie's source package, pinned below,
+#         Debian's patches applied by dpkg-source), the QEMU Debian 13
+#         hosts run, built in a trixie root (scripts/build-root) with
+#         trixie's compiler, meson, python and libraries, twice in one
+#         tree: stock, then patched; with TCG (the running-guest cases: the
+#         VM has no KVM) and no edk2 blobs (the +ds source has none).
+#         The binaries link trixie's libraries, which Debian 12 (the VM's
+#         userland) lacks, so each is made relocatable: the libraries it
+#         needs (ldd, in the root), trixie's dynamic loader included, are
+#         copied to lib/ beside it, its RPATH set to $ORIGIN/lib and its
+#         interpreter to that loader's path in the cache (patchelf).  It
+#         then runs anywhere that path exists, with /proc/PID/exe and comm
+#         its own (shmemzerod selects VMs by them); no root at run time.
 #
 # Only what user/qemu/tests/migrate.py uses is built: the pc machine with
 # the devices it creates under -nodefaults, the generic loader, memfd/file
@@ -109,10 +116,14 @@ if [[ $target == 7.2 ]]; then
 	flags=("${common_flags[@]}")
 	builds=(patched)
 else
-	srcver=10.0.2
-	tarball=qemu_10.0.2+ds.orig.tar.xz
-	tarball_sha256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
-	src_id_of() { echo "$tarball $tarball_sha256"; }
+	# Debian 13's newest qemu when the series was ported (trixie's
+	# security suite); a newer one means porting and testing the series
+	# again, so it is pinned, with its .dsc's hash (which holds the other
+	# files' hashes).
+	srcver=1:10.0.13+ds-0+deb13u1
+	dsc=$src_dir/qemu_${srcver#*:}.dsc
+	dsc_sha256=a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad
+	src_id_of() { echo "qemu $srcver trixie $dsc_sha256"; }
 	# TCG for the running guests of the tests (the VM has no KVM); KVM
 	# as on a host.
 	flags=("${common_flags[@]}" --python=/usr/bin/python3 --enable-tcg
@@ -160,8 +171,11 @@ set_keys
 cached_or_todo
 
 # What a fresh Debian 12 lacks (scripts/install-deps installs all of them).
-need=(meson ninja-build pkg-config gcc libglib2.0-dev libpixman-1-dev libfdt-dev
-      flex bison ccache dpkg-dev python3-venv xz-utils git)
+# 10.0 builds in a trixie root, which has its own (scripts/build-root).
+need=(dpkg-dev xz-utils git)
+[[ $target == 10.0 ]] ||
+	need+=(meson ninja-build pkg-config gcc libglib2.0-dev libpixman-1-dev
+	       libfdt-dev flex bison ccache python3-venv)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' ||
@@ -230,16 +244,22 @@ resolve_7.2() {
 	src_hint bookworm
 	exit 1
 }
+# resolve_10.0: trixie's source package, downloaded by scripts/build-root
+# (trixie's Sources indices) into a scratch directory of $src_dir.
 resolve_10.0() {
-	local f=$src_dir/$tarball
-	if [[ ! -f $f ]]; then
-		# The .dsc of the backport may be gone from the archive (404):
-		# the orig tarball is all we need.
-		fetch_src qemu/bookworm-backports "$tarball" ||
-			{ src_hint bookworm-backports; exit 1; }
+	local tmp
+	if [[ ! -f $dsc ]]; then
+		mkdir -p "$src_dir"
+		tmp=$(mktemp -d "$src_dir/.download.XXXXXX")
+		log "scripts/build-root trixie --source qemu=$srcver (into $src_dir)"
+		if (cd "$tmp" && "$root/scripts/build-root" trixie --source "qemu=$srcver") >&2; then
+			mv -f "$tmp"/* "$src_dir/"
+		fi
+		rm -rf "$tmp"
+		[[ -f $dsc ]] || { log "qemu $srcver: not downloaded from trixie (has it left the archive?)"; exit 1; }
 	fi
-	echo "$tarball_sha256  $f" | sha256sum -c --quiet >&2 || {
-		log "$f: not the expected tarball (sha256 $tarball_sha256); delete it to download it again"
+	echo "$dsc_sha256  $dsc" | sha256sum -c --quiet >&2 || {
+		log "$dsc: not the expected .dsc (sha256 $dsc_sha256); delete it to download it again"
 		exit 1; }
 }
 "resolve_$target"
@@ -247,45 +267,34 @@ set_keys	# the source actually used (7.2: maybe a fallback)
 cached_or_todo
 
 # unpack_TARGET DIR: a pristine source tree in DIR.
+# (Debian's skip-unpack-edk2-blobs.patch keeps 10.0's meson from unpacking
+# the edk2 blobs the +ds source lacks.)
 unpack_7.2() {
 	log "unpacking $(basename "$dsc") (Debian patches applied by dpkg-source)"
 	dpkg-source -q -x --no-copy "$dsc" "$1" >&2
 	rm -rf "$1/.pc"
 }
-unpack_10.0() {
-	log "unpacking $tarball"
-	mkdir -p "$1"
-	tar -xJf "$src_dir/$tarball" -C "$1" --strip-components=1
-	# The +ds tarball lacks the edk2 firmware blobs: do not unpack them.
-	sed -i 's/unpack_edk2_blobs = bzip2.found()/unpack_edk2_blobs = false/' \
-		"$1/meson.build"
-}
-# meson >= 1.5 and pycotap for QEMU 10.0, unpacked from bookworm-backports.
-tools_10.0() {
-	local t=$work/tools
-	if [[ ! -x $t/usr/bin/meson ]]; then
-		rm -rf "$t" && mkdir -p "$t/debs"
-		log "apt-get download meson python3-pycotap (bookworm-backports)"
-		(cd "$t/debs" && apt-get download -q meson/bookworm-backports \
-			python3-pycotap/bookworm-backports) >&2 || {
-			log "bookworm-backports is needed (scripts/install-deps adds it)"; exit 1; }
-		for d in "$t"/debs/*.deb; do dpkg -x "$d" "$t"; done
-	fi
-	export PATH=$t/usr/bin:$PATH PYTHONPATH=$t/usr/lib/python3/dist-packages
-}
+unpack_10.0() { unpack_7.2 "$@"; }
+# in_root: how configure, ninja and the library's build run: 10.0 in the
+# trixie root (a clean environment: what they need is passed with env).
+in_root=()
+if [[ $target == 10.0 ]]; then
+	[[ $work/ == "$root"/* ]] || {
+		log "SZ_QEMU_WORK must be inside the checkout, which the trixie root sees"; exit 1; }
+	in_root=("$root/scripts/build-root" trixie --)
+fi
 start=$SECONDS
-[[ $target == 10.0 ]] && tools_10.0
 
 # libshmemzero, static, so the binary needs nothing at run time.
 stage=$work/stage
 rm -rf "$stage"
-make -s -C "$root/user/lib" install PREFIX="$stage" >&2
+"${in_root[@]}" make -s -C "$root/user/lib" install PREFIX="$stage" >&2
 rm -f "$stage"/lib/libshmemzero.so*
-export PKG_CONFIG_PATH=$stage/lib/pkgconfig
-# ccache (its usual directory, or CCACHE_DIR): paths below the repository's
-# parent are hashed relative, so a fresh tree (or another checkout) hits.
-CCACHE_BASEDIR=$(dirname "$root")
-export CCACHE_BASEDIR CCACHE_NOHASHDIR=1
+# ccache (its usual directory, or CCACHE_DIR; for 10.0 the root's own):
+# paths below the repository's parent are hashed relative, so a fresh tree
+# (or another checkout) hits.
+build_env=(env "PKG_CONFIG_PATH=$stage/lib/pkgconfig" "CCACHE_BASEDIR=$(dirname "$root")"
+	   CCACHE_NOHASHDIR=1)
 git_id=(-c "user.name=shmem-zero build" -c user.email=shmem-zero@invalid
 	-c init.defaultBranch=main)
 
@@ -314,6 +323,23 @@ if [[ $target == 10.0 ]]; then
 	printf '%s\n' "$devices_mak_10_0" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
 fi
 mkdir -p "$tree/build"
+# bundle DIR DST BIN...: in the root, each BIN of DIR gets the libraries it
+# loads (ldd) in DIR/lib, its RPATH $ORIGIN/lib and as interpreter the
+# loader's copy at DST/lib (its path once copied to the cache).  RPATH, not
+# RUNPATH: a RUNPATH serves only the binary's own DT_NEEDED, and glib's
+# libpcre2 would come from the machine's /lib instead.
+bundle='set -e
+dir=$1 dst=$2
+shift 2
+cd "$dir"
+for x; do
+	ldd "$x" | awk '\''$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'\'' |
+	while read -r l; do cp -L "$l" lib/; done
+	interp=$(patchelf --print-interpreter "$x")
+	patchelf --set-interpreter "$dst/lib/${interp##*/}" --force-rpath \
+		--set-rpath "\$ORIGIN/lib" "$x"
+done
+echo "$(ls lib | wc -l) libraries: $(ls lib | tr "\n" " ")"'
 for b in "${todo[@]}"; do
 	extra=()
 	if [[ $b == patched ]]; then
@@ -322,20 +348,36 @@ for b in "${todo[@]}"; do
 		extra=(--enable-shmemzero)
 	fi
 	log "configure ($b)"
-	(cd "$tree/build" && ../configure "${flags[@]}" "${extra[@]}") \
+	(cd "$tree/build" && "${in_root[@]}" "${build_env[@]}" ../configure "${flags[@]}" "${extra[@]}") \
 		>"$tree/build/configure-$b.log" 2>&1 || {
 		tail -n 30 "$tree/build/configure-$b.log" >&2
 		log "configure failed ($tree/build/configure-$b.log)"; exit 1; }
 	log "ninja qemu-system-x86_64 $(extras_of "$b") ($b, ccache)"
-	ninja -C "$tree/build" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 \
+	"${in_root[@]}" "${build_env[@]}" ninja -C "$tree/build" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 \
 		$(extras_of "$b") \
 		>"$tree/build/ninja-$b.log" 2>&1 || {
 		grep -E 'error|Error' "$tree/build/ninja-$b.log" | head -n 20 >&2
 		log "build failed ($tree/build/ninja-$b.log)"; exit 1; }
 	dst=$cache/$(key_of "$b")
 	mkdir -p "$dst"
+	from=$tree/build
+	if [[ $target == 10.0 ]]; then
+		from=$tree/bundle-$b
+		rm -rf "$from"
+		mkdir -p "$from/lib"
+		for x in qemu-system-x86_64 $(extras_of "$b"); do
+			cp "$tree/build/$x" "$from/${x##*/}"
+		done
+		"${in_root[@]}" sh -c "$bundle" bundle "$from" "$dst" \
+			qemu-system-x86_64 $(extras_of "$b" | sed 's|.*/||') \
+			>"$tree/build/bundle-$b.log" 2>&1 || {
+			cat "$tree/build/bundle-$b.log" >&2
+			log "making the binaries relocatable failed"; exit 1; }
+		rm -rf "$dst/lib"
+		cp -a "$from/lib" "$dst/lib"
+	fi
 	for x in $(extras_of "$b") qemu-system-x86_64; do	# the binary last
-		cp "$tree/build/$x" "$dst/${x##*/}.tmp"
+		cp "$from/${x##*/}" "$dst/${x##*/}.tmp"
 		mv "$dst/${x##*/}.tmp" "$dst/${x##*/}"
 	done
 	{ echo "source $src_id"; echo "build $b"

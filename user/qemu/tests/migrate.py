@@ -732,6 +732,10 @@ def qtest_binary(binary):
                 os.symlink(os.path.join(src, f), os.path.join(data, f))
     exe = d + "/qemu-system-x86_64"       # migration-test reads the arch
     shutil.copy2(binary, exe)             # from the name
+    # build.sh's 10.0 binaries load their libraries from $ORIGIN/lib
+    lib, link = os.path.join(os.path.dirname(binary), "lib"), d + "/lib"
+    if os.path.isdir(lib) and not os.path.lexists(link):
+        os.symlink(lib, link)
     return exe
 
 
@@ -1045,11 +1049,11 @@ def unload():
         subprocess.run(["rmmod", "shmem_zero"], check=True)
 
 
-def check_cases(S, P, P72=None):
+def check_cases(S, P, P72=None, S72=None):
     """The cases to run, in order: (function to call first or None,
     case() arguments, "fn" for another case function).  The plan line
-    counts this list.  P72: the patched 7.2 binary, for 10.0's
-    cross-version cases."""
+    counts this list.  P72, S72: the patched and Debian 12's 7.2 binaries,
+    for 10.0's cross-version cases."""
     unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
         ["module still loaded"]
     c = [
@@ -1172,6 +1176,18 @@ def check_cases(S, P, P72=None):
                           src_bin=P72 or "(no 7.2 build)", dst_bin=P,
                           multifd=mf, machine="pc-i440fx-7.2",
                           check=small_dst, all_only=not mf))
+        # A Debian 12 host (its own, stock QEMU) migrating to an upgraded
+        # Debian 13 host, and back: QEMU supports a newer -> older
+        # migration with the older machine type.  (Running guests only:
+        # Debian's 7.2 has no qtest accelerator.)
+        c += [
+            live("stock 7.2 -> patched, pc-i440fx-7.2, multifd",
+                 src_bin=S72 or "(no stock 7.2)", dst_bin=P, multifd=True,
+                 machine="pc-i440fx-7.2", check=small_dst),
+            live("patched -> patched 7.2, pc-i440fx-7.2, multifd",
+                 src_bin=P, dst_bin=P72 or "(no 7.2 build)", multifd=True,
+                 machine="pc-i440fx-7.2", check=small_dst),
+        ]
     # the last two without the module: unload it first
     return [(None, a) for a in c] + [
         (unload, dict(name="patched -> patched, module not loaded (fallback)",
@@ -1293,6 +1309,9 @@ def main():
     ap.add_argument("--patched", required=True)
     ap.add_argument("--patched-7.2", dest="patched72",
                     help="10.0: the patched 7.2 binary, for cross-version cases")
+    ap.add_argument("--stock-7.2", dest="stock72",
+                    default="/usr/bin/qemu-system-x86_64",
+                    help="10.0: Debian 12's QEMU, for cross-version cases")
     # --markdown JSON...: print the README's table from earlier runs
     ap.add_argument("--json")
     ap.add_argument("--only", metavar="TEXT",
@@ -1312,7 +1331,8 @@ def main():
         run(demo_cases(a.stock, a.patched))
         demo_table()
     else:
-        run([(f, c) for f, c in check_cases(a.stock, a.patched, a.patched72)
+        run([(f, c) for f, c in check_cases(a.stock, a.patched, a.patched72,
+                                               a.stock72)
              if (not a.only or a.only in c["name"]) and
              (a.all or not c.get("all_only"))])
         table()

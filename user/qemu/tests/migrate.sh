@@ -7,7 +7,8 @@
 # needs it); the figures go to $SZ_OUT/qemu-T-migrate.json (--demo:
 # $SZ_OUT/demo.json).  7.2: stock is Debian's qemu-system-x86_64;
 # 10.0: both binaries come from user/qemu/build.sh 10.0, and its
-# cross-version cases need the patched 7.2 (user/qemu/build.sh 7.2).
+# cross-version cases need the patched 7.2 (user/qemu/build.sh 7.2) and
+# Debian 12's own (/usr/bin/qemu-system-x86_64).
 cd "$(dirname "$0")/../../.." || exit 1
 target=${1:-7.2}
 dir=build/qemu/$target
