@@ -486,6 +486,19 @@ static void discover(void)
 			v->next = vms;
 			vms = v;
 			say("pid %d (%s): selected", pid, v->comm);
+		} else {
+			/* A process selected before its exec (a VM that a
+			 * launcher starts in its cgroup) takes its new name:
+			 * the metrics' comm label follows it.
+			 */
+			char comm[sizeof(v->comm)];
+
+			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+			if (read_line(path, comm, sizeof(comm)) &&
+			    strcmp(comm, v->comm)) {
+				say("pid %d (%s): now %s", pid, v->comm, comm);
+				strcpy(v->comm, comm);
+			}
 		}
 		v->seen = true;
 		/* fds it opened since; the pidfd pins this very process */

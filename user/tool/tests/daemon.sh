@@ -14,7 +14,7 @@ set -uo pipefail
 daemon=${SHMEMZEROD:-user/tool/shmemzerod}
 tool=${SHMEMZERO:-user/tool/shmemzero}
 holder=user/tool/tests/holder
-plan=19
+plan=20
 echo "1..$plan"
 t() {	# t NAME CMD...: pass when CMD succeeds
 	local name=$1
@@ -109,9 +109,15 @@ pause_file = $w/pause
 EOF
 $daemon --config "$w/conf" 2>"$w/log" &
 dpid=$!
-# a VM that starts while the daemon runs, in the selected cgroup
-start_holder "$w/g" sh -c "echo \$\$ >$cg/sz-test.slice/vm/cgroup.procs && exec $holder 64 100000"
+# a VM that starts while the daemon runs, in the selected cgroup, as a
+# launcher starts one: the daemon selects its shell (comm "sh"), which
+# execs only then; the daemon must follow the new name ("holder", below)
+sh -c "echo \$\$ >$cg/sz-test.slice/vm/cgroup.procs &&
+	while [ ! -e $w/go ]; do sleep 0.1; done && exec $holder 64 100000" >"$w/g" &
 gpid=$!
+for _ in $(seq 1200); do grep -q "pid $gpid (sh): selected" "$w/log" && break; sleep 0.1; done
+touch "$w/go"
+for _ in $(seq 300); do [ -s "$w/g" ] && break; sleep 0.1; done
 read -r gpid_ gfd <"$w/g"
 g0=$((64 * 1024))	# populated whole before it printed; the daemon may be at it
 echo "# holder started after the daemon: pid $gpid_ ($(blocks_kb "$gpid_" "$gfd") kB now, by cgroup)"
@@ -145,6 +151,8 @@ skipped=$(metric "shmemzerod_pages_skipped_total{pid=\"$apid\",comm=\"sz-vm-hold
 written=$(metric "shmemzerod_windows_written_total{pid=\"$apid\",comm=\"sz-vm-holder\"}")
 gwritten=$(metric "shmemzerod_windows_written_total{pid=\"$gpid_\",comm=\"holder\"}")
 echo "# back-off: the holder's ${skipped:-?} pages skipped, ${written:-?} windows found written; the cgroup holder's ${gwritten:-?}"
+t "a process selected before its exec is known by its new name" \
+	grep -q "pid $gpid (sh): now holder" "$w/log"
 t "back-off: QUERY finds the windows written since their last look, and only those" \
 	sh -c "[ ${written:-0} -gt 0 ] && [ '$gwritten' = 0 ]"
 "$tool" stat --json --metrics "$w/metrics.prom" >"$w/stat.json"
