@@ -44,11 +44,14 @@ cleanup() {
 	rm -rf "$w"
 }
 trap cleanup EXIT
+printed() {	# printed OUT: up to 30 s for a holder's line in OUT
+	for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
+}
 start_holder() {	# start_holder OUT CMD...: pid and fd of the memfd in OUT
 	local out=$1
 	shift
 	"$@" >"$out" &
-	for _ in $(seq 300); do [ -s "$out" ] && break; sleep 0.1; done
+	printed "$out"
 }
 
 # The module is required: refused with a message (no /dev/shmem_zero in a
@@ -117,7 +120,7 @@ sh -c "echo \$\$ >$cg/sz-test.slice/vm/cgroup.procs &&
 gpid=$!
 for _ in $(seq 1200); do grep -q "pid $gpid (sh): selected" "$w/log" && break; sleep 0.1; done
 touch "$w/go"
-for _ in $(seq 300); do [ -s "$w/g" ] && break; sleep 0.1; done
+printed "$w/g"
 read -r gpid_ gfd <"$w/g"
 g0=$((64 * 1024))	# populated whole before it printed; the daemon may be at it
 echo "# holder started after the daemon: pid $gpid_ ($(blocks_kb "$gpid_" "$gfd") kB now, by cgroup)"
