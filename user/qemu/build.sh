@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# user/qemu/build.sh [7.2|10.0]: QEMU with the libshmemzero series
+# user/qemu/build.sh [7.2|10.0|11.1]: QEMU with the libshmemzero series
 # (user/qemu/TARGET/*.patch), x86_64-softmmu only, built with ccache against
-# a static staging install of user/lib.
+# a static staging install of user/lib; 11.1: sid's QEMU, stock only.
 #
 #   7.2   Debian's qemu 7.2 (apt-get source, Debian's patches applied by
 #         dpkg-source), pinned to the source version of the installed
@@ -23,6 +23,14 @@
 #         interpreter to that loader's path in the cache (patchelf).  It
 #         then runs anywhere that path exists, with /proc/PID/exe and comm
 #         its own (shmemzerod selects VMs by them); no root at run time.
+#   11.1  sid's qemu-system-x86 as Debian built it (stock only: the
+#         peer of 10.0's cross-version cases, a host upgraded to sid),
+#         taken from a sid root (scripts/build-root) and made relocatable
+#         as 10.0 is; its qtest accelerator is a module, copied to
+#         modules/ beside it (migrate.py sets QEMU_MODULE_DIR).  No
+#         patched 11.1: sid's Sources index lists qemu 1:11.1.x, but the
+#         archive here serves none of those files (404), only sid's older
+#         10.2.2 source, so the series cannot be built or tested on 11.1.
 #
 # Only what user/qemu/tests/migrate.py uses is built: the pc machine with
 # the devices it creates under -nodefaults, the generic loader, memfd/file
@@ -51,8 +59,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${1:-7.2}
 case $target in
-7.2|10.0) ;;
-*) echo "usage: $0 [7.2|10.0]" >&2; exit 2 ;;
+7.2|10.0|11.1) ;;
+*) echo "usage: $0 [7.2|10.0|11.1]" >&2; exit 2 ;;
 esac
 series_dir=$root/user/qemu/$target
 work=${SZ_QEMU_WORK:-$root/build/qemu/$target}
@@ -63,8 +71,9 @@ keep=${SZ_QEMU_CACHE_KEEP:-3}
 src_dir=${SZ_QEMU_SRC:-$xdg_cache/qemu-src}
 log() { echo "build.sh $target: $*" >&2; }
 
-mapfile -t patches < <(ls "$series_dir"/*.patch)
-((${#patches[@]})) || { log "no patches in $series_dir"; exit 1; }
+patches=()
+[[ $target == 11.1 ]] || mapfile -t patches < <(ls "$series_dir"/*.patch)
+[[ $target == 11.1 ]] || ((${#patches[@]})) || { log "no patches in $series_dir"; exit 1; }
 lib_src=("$root"/user/lib/*.c "$root"/user/lib/*.h "$root"/user/lib/libshmemzero.map
 	 "$root"/user/lib/Makefile "$root"/user/lib/shmemzero.pc.in
 	 "$root"/kmod/include/uapi/linux/shmem_zero.h)
@@ -115,9 +124,17 @@ if [[ $target == 7.2 ]]; then
 	srcver=$want
 	flags=("${common_flags[@]}")
 	builds=(patched)
+elif [[ $target == 11.1 ]]; then
+	[[ $work/ == "$root"/* ]] || {
+		log "SZ_QEMU_WORK must be inside the checkout, which the sid root sees"; exit 1; }
+	in_root=("$root/scripts/build-root" sid --)
+	srcver=$("${in_root[@]}" dpkg-query -W -f='${Version}' qemu-system-x86) || {
+		log "no qemu-system-x86 in the sid root"; exit 1; }
+	src_id_of() { echo "qemu-system-x86 $1 sid (Debian's binary)"; }
+	builds=(stock)
 else
 	# Debian 13's newest qemu when the series was ported (trixie's
-	# security suite); a newer one means porting and testing the series
+	# main suite); a newer one means porting and testing the series
 	# again, so it is pinned, with its .dsc's hash (which holds the other
 	# files' hashes).
 	srcver=1:10.0.13+ds-0+deb13u1
@@ -164,11 +181,70 @@ cached_or_todo() {
 	((${#todo[@]})) && return
 	link_all
 	log "cached ($(for b in "${builds[@]}"; do printf '%s ' "$(key_of "$b")"; done)for $src_id)"
-	echo "$cache/$patched_key/qemu-system-x86_64"
+	echo "$cache/$(key_of "${builds[-1]}")/qemu-system-x86_64"
 	exit 0
 }
 set_keys
 cached_or_todo
+
+# bundle DIR DST BIN...: in the root, each BIN of DIR gets the libraries it
+# loads (ldd) in DIR/lib, its RPATH $ORIGIN/lib and as interpreter the
+# loader's copy at DST/lib (its path once copied to the cache).  RPATH, not
+# RUNPATH: a RUNPATH serves only the binary's own DT_NEEDED, and glib's
+# libpcre2 would come from the machine's /lib instead.
+bundle='set -e
+dir=$1 dst=$2
+shift 2
+cd "$dir"
+for x; do
+	ldd "$x" | awk '\''$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'\'' |
+	while read -r l; do cp -L "$l" lib/; done
+	interp=$(patchelf --print-interpreter "$x")
+	patchelf --set-interpreter "$dst/lib/${interp##*/}" --force-rpath \
+		--set-rpath "\$ORIGIN/lib" "$x"
+done
+echo "$(ls lib | wc -l) libraries: $(ls lib | tr "\n" " ")"'
+# prune: keep the $keep most recently used keys of each kind (stock-KEY,
+# KEY) of this target; link_all just touched the current ones.
+prune_cache() {
+	local kind k
+	for kind in 'stock-[0-9a-f]{16}' '[0-9a-f]{16}'; do
+		find "$cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+			-regex ".*/$kind" -printf '%T@ %f\n' |
+			sort -rn | tail -n +$((keep + 1)) |
+			while read -r _ k; do
+				log "pruning the cached $k"
+				rm -rf "${cache:?}/$k"
+			done
+	done
+}
+
+# 11.1: sid's own binary (and its qtest accelerator module), bundled in the
+# sid root like 10.0's builds.
+if [[ $target == 11.1 ]]; then
+	start=$SECONDS
+	dst=$cache/$(key_of stock)
+	from=$work/bundle-stock
+	rm -rf "$from"
+	mkdir -p "$from/lib" "$from/modules" "$dst"
+	{ "${in_root[@]}" sh -c 'cp /usr/bin/qemu-system-x86_64 "$1/" &&
+		cp /usr/lib/x86_64-linux-gnu/qemu/accel-qtest.so "$1/modules/"' copy "$from" &&
+	  "${in_root[@]}" sh -c "$bundle" bundle "$from" "$dst" qemu-system-x86_64; } \
+		>"$work/bundle-stock.log" 2>&1 || {
+		cat "$work/bundle-stock.log" >&2
+		log "bundling sid's qemu-system-x86_64 failed"; exit 1; }
+	rm -rf "$dst/lib" "$dst/modules"
+	cp -a "$from/lib" "$from/modules" "$dst/"
+	cp "$from/qemu-system-x86_64" "$dst/qemu-system-x86_64.tmp"
+	mv "$dst/qemu-system-x86_64.tmp" "$dst/qemu-system-x86_64"
+	{ echo "source $src_id"; echo "build stock (Debian's binary)"
+	  echo "seconds $((SECONDS - start))"; } >"$dst/info"
+	link_all
+	prune_cache
+	log "bundled stock in $((SECONDS - start)) s"
+	echo "$dst/qemu-system-x86_64"
+	exit 0
+fi
 
 # What a fresh Debian 12 lacks (scripts/install-deps installs all of them).
 # 10.0 builds in a trixie root, which has its own (scripts/build-root).
@@ -323,23 +399,6 @@ if [[ $target == 10.0 ]]; then
 	printf '%s\n' "$devices_mak_10_0" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
 fi
 mkdir -p "$tree/build"
-# bundle DIR DST BIN...: in the root, each BIN of DIR gets the libraries it
-# loads (ldd) in DIR/lib, its RPATH $ORIGIN/lib and as interpreter the
-# loader's copy at DST/lib (its path once copied to the cache).  RPATH, not
-# RUNPATH: a RUNPATH serves only the binary's own DT_NEEDED, and glib's
-# libpcre2 would come from the machine's /lib instead.
-bundle='set -e
-dir=$1 dst=$2
-shift 2
-cd "$dir"
-for x; do
-	ldd "$x" | awk '\''$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'\'' |
-	while read -r l; do cp -L "$l" lib/; done
-	interp=$(patchelf --print-interpreter "$x")
-	patchelf --set-interpreter "$dst/lib/${interp##*/}" --force-rpath \
-		--set-rpath "\$ORIGIN/lib" "$x"
-done
-echo "$(ls lib | wc -l) libraries: $(ls lib | tr "\n" " ")"'
 for b in "${todo[@]}"; do
 	extra=()
 	if [[ $b == patched ]]; then
@@ -388,16 +447,6 @@ for b in "${todo[@]}"; do
 done
 link_all
 
-# prune: keep the $keep most recently used keys of each kind (stock-KEY,
-# KEY) of this target; link_all just touched the current ones.
-for kind in 'stock-[0-9a-f]{16}' '[0-9a-f]{16}'; do
-	find "$cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
-		-regex ".*/$kind" -printf '%T@ %f\n' |
-		sort -rn | tail -n +$((keep + 1)) |
-		while read -r _ k; do
-			log "pruning the cached $k"
-			rm -rf "${cache:?}/$k"
-		done
-done
+prune_cache
 log "built ${todo[*]} in $((SECONDS - start)) s"
-echo "$cache/$patched_key/qemu-system-x86_64"
+echo "$cache/$(key_of "${builds[-1]}")/qemu-system-x86_64"

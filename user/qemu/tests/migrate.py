@@ -189,9 +189,15 @@ def start(binary, name, extra, qtest, machine="pc", mem="1G", paused=True):
         listener.bind(qsock)
         listener.listen(1)
         cmd += ["-accel", "qtest", "-qtest", "unix:" + qsock]
+    # a bundled Debian binary (build.sh 11.1) carries its own modules
+    # (the qtest accelerator): the machine's are another version's
+    env = None
+    mods = os.path.join(os.path.dirname(os.path.realpath(binary)), "modules")
+    if os.path.isdir(mods):
+        env = dict(os.environ, QEMU_MODULE_DIR=mods)
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                          stdout=open("%s/%s.log" % (RUN, name), "w"),
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, env=env)
     qt = None
     if qtest:
         try:
@@ -341,8 +347,10 @@ def set_multifd(q, channels=2):
 
 
 # A running guest's migration: rounds that cannot converge while it writes
-# (64 MiB/s, 1 ms downtime), then, after three bitmap syncs, a downtime it
-# meets.
+# (64 MiB/s, 1 ms downtime: a round ends it only if at most 16 pages were
+# dirtied since the last sync; 0 ms would not do: with a threshold of 0 a
+# round that has sent everything completes without a sync), then, after
+# three bitmap syncs, a downtime it meets.
 LIVE_ROUNDS = {"max-bandwidth": 64 << 20, "downtime-limit": 1}
 LIVE_CONVERGE = {"max-bandwidth": 8 << 30, "downtime-limit": 60000}
 
@@ -867,12 +875,13 @@ def wait_state(path, cond, what, timeout=120):
 
 
 def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
-              machine="pc", check=None, peer_bug=None):
+              machine="pc", check=None, peer_bug=None, rounds=None):
     """A running guest (writer.S) migrated live: several bandwidth-limited
     rounds while it writes, then a converging one.  The destination stays
     paused at the end (-S): both files are compared, and every page is
     checked against the guest's pattern; then the destination runs a full
-    pass, in which the guest checks every page it rewrites."""
+    pass, in which the guest checks every page it rewrites.  rounds: the
+    source's parameters for the rounds, over LIVE_ROUNDS."""
     kib = lambda b: b // 1024
     mem = ["-object", "memory-backend-memfd,id=mem,size=%d,share=on" % LIVE_GUEST,
            "-bios", WRITER, "-accel", "tcg"]
@@ -905,7 +914,7 @@ def case_live(name, src_bin, dst_bin, multifd=False, channels=2, params=None,
                 q.cmd("migrate-set-parameters", **params)
             if multifd:
                 set_multifd(q, channels)
-        sq.cmd("migrate-set-parameters", **LIVE_ROUNDS)
+        sq.cmd("migrate-set-parameters", **dict(LIVE_ROUNDS, **(rounds or {})))
         r["src_before_kib"] = rss_shmem(sp.pid)
         r["dst_before_kib"] = rss_shmem(dp.pid)
         r["dst_file_before_kib"] = kib(os.stat(dfile).st_blocks * 512)
@@ -1049,11 +1058,11 @@ def unload():
         subprocess.run(["rmmod", "shmem_zero"], check=True)
 
 
-def check_cases(S, P, P72=None, S72=None):
+def check_cases(S, P, P72=None, S72=None, S111=None):
     """The cases to run, in order: (function to call first or None,
     case() arguments, "fn" for another case function).  The plan line
     counts this list.  P72, S72: the patched and Debian 12's 7.2 binaries,
-    for 10.0's cross-version cases."""
+    S111: sid's 11.1, for 10.0's cross-version cases."""
     unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
         ["module still loaded"]
     c = [
@@ -1116,15 +1125,16 @@ def check_cases(S, P, P72=None, S72=None):
     if target != "7.2":
         # QEMU's migration-test, the series' tests (running guest, checks
         # the guest's memory and each side's RssShmem)
-        # (the multifd ones with --all: the running-guest cases below
-        # cover both zero-page modes)
+        # (--all only: each boots a q35 guest under TCG, 4 minutes for
+        # the precopy one, more than make check's cold budget leaves; the
+        # cases here run the same code paths with running guests)
         for path in ("precopy/unix/memfd",
                      "multifd/tcp/memfd/zero-page/multifd",
                      "multifd/tcp/memfd/zero-page/legacy"):
             c.append(dict(name="migration-test /migration/shmemzero/" + path,
                           src_bin=P, dst_bin=P, fn=case_qtest,
                           path="/x86_64/migration/shmemzero/" + path,
-                          all_only="multifd" in path))
+                          all_only=True))
     # memory the user asked to keep populated is not punched
     c += [
         dict(name="patched -> patched, destination prealloc=on (kept)",
@@ -1142,16 +1152,20 @@ def check_cases(S, P, P72=None, S72=None):
                       fn=case_virtio_mem))
     # running guests (writer.S): precopy and multifd both ways between
     # stock and patched; 10.0: each zero-page-detection mode, 2, 4 and 8
-    # channels, and the patched 7.2 as a source.  --all only: what another
-    # case already runs (10.0's stock -> stock and explicit default
-    # zero-page-detection=multifd, 4 channels beside 2 and 8, the patched
-    # 7.2 without multifd beside the 7.2 target's own cases).
+    # channels, and the patched 7.2 as a source.  --all only, for make
+    # check's cold budget (each costs about 50 s under TCG): what another
+    # case already runs (stock -> stock, which the paused case reproduces;
+    # 10.0's patched -> stock without multifd, run with it; every
+    # zero-page-detection but the default, which the paused legacy cases
+    # and the ones without multifd cover; 4 and 8 channels beside 2; the
+    # patched 7.2 without multifd beside the 7.2 target's own cases).
     live = lambda name, **k: dict(name="running guest, " + name, fn=case_live, **k)
     c += [
-        live("stock -> stock", src_bin=S, dst_bin=S, all_only=target != "7.2"),
+        live("stock -> stock", src_bin=S, dst_bin=S, all_only=True),
         live("patched -> patched", src_bin=P, dst_bin=P, check=small_dst),
         live("stock -> patched", src_bin=S, dst_bin=P, check=small_dst),
-        live("patched -> stock", src_bin=P, dst_bin=S),
+        live("patched -> stock", src_bin=P, dst_bin=S,
+             all_only=target != "7.2"),
         live("patched -> patched, multifd", src_bin=P, dst_bin=P,
              multifd=True, check=small_dst),
         live("stock -> patched, multifd", src_bin=S, dst_bin=P,
@@ -1165,11 +1179,11 @@ def check_cases(S, P, P72=None, S72=None):
                           + zpd, src_bin=P, dst_bin=P, multifd=True,
                           params={"zero-page-detection": zpd},
                           check=small_dst if zpd != "none" else None,
-                          all_only=zpd == "multifd"))
+                          all_only=True))
         for n in (4, 8):
             c.append(live("patched -> patched, multifd, %d channels" % n,
                           src_bin=P, dst_bin=P, multifd=True, channels=n,
-                          check=small_dst, all_only=n == 4))
+                          check=small_dst, all_only=True))
         for mf in (False, True):
             c.append(live("patched 7.2 -> patched, pc-i440fx-7.2" +
                           (", multifd" if mf else ""),
@@ -1187,6 +1201,35 @@ def check_cases(S, P, P72=None, S72=None):
             live("patched -> patched 7.2, pc-i440fx-7.2, multifd",
                  src_bin=P, dst_bin=P72 or "(no 7.2 build)", multifd=True,
                  machine="pc-i440fx-7.2", check=small_dst),
+        ]
+        # The next upgrade, Debian 13 -> sid: a patched 10.0 host and a
+        # host with sid's own (stock) 11.1, both ways, pc-i440fx-10.0
+        # (make check-full; no patched 11.1: build.sh).  The stock side
+        # checks nothing of its own memory, as in the other stock cases.
+        s111 = S111 or "(no 11.1 bundle)"
+        m10 = "pc-i440fx-10.0"
+        c += [
+            dict(name="patched -> stock 11.1, %s" % m10, src_bin=P,
+                 dst_bin=s111, machine=m10, all_only=True,
+                 check=lambda r: small_src(r) + src_ioctl(r)),
+            dict(name="patched -> stock 11.1, multifd, %s" % m10, src_bin=P,
+                 dst_bin=s111, machine=m10, multifd=True, all_only=True,
+                 check=lambda r: small_src(r) + src_ioctl(r)),
+            dict(name="stock 11.1 -> patched, %s, stale destination file" % m10,
+                 src_bin=s111, dst_bin=P, machine=m10, stale=True,
+                 all_only=True, check=lambda r: small_dst(r) + dst_ioctl(r)),
+            dict(name="stock 11.1 -> patched, multifd, %s, stale destination "
+                 "file" % m10, src_bin=s111, dst_bin=P, machine=m10,
+                 multifd=True, stale=True, all_only=True,
+                 check=lambda r: small_dst(r) + dst_ioctl(r)),
+            live("patched -> stock 11.1, %s, multifd" % m10, src_bin=P,
+                 dst_bin=s111, multifd=True, machine=m10, all_only=True),
+            # 11.1 as the source converged in the rounds at 64 MiB/s (the
+            # guest in a VM dirtied at most 16 pages between two syncs):
+            # a quarter of it, 4 pages
+            live("stock 11.1 -> patched, %s, multifd" % m10, src_bin=s111,
+                 dst_bin=P, multifd=True, machine=m10, check=small_dst,
+                 rounds={"max-bandwidth": 16 << 20}, all_only=True),
         ]
     # the last two without the module: unload it first
     return [(None, a) for a in c] + [
@@ -1312,6 +1355,9 @@ def main():
     ap.add_argument("--stock-7.2", dest="stock72",
                     default="/usr/bin/qemu-system-x86_64",
                     help="10.0: Debian 12's QEMU, for cross-version cases")
+    ap.add_argument("--stock-11.1", dest="stock111",
+                    help="10.0: sid's QEMU (build.sh 11.1), for cross-version "
+                    "cases")
     # --markdown JSON...: print the README's table from earlier runs
     ap.add_argument("--json")
     ap.add_argument("--only", metavar="TEXT",
@@ -1332,7 +1378,7 @@ def main():
         demo_table()
     else:
         run([(f, c) for f, c in check_cases(a.stock, a.patched, a.patched72,
-                                               a.stock72)
+                                               a.stock72, a.stock111)
              if (not a.only or a.only in c["name"]) and
              (a.all or not c.get("all_only"))])
         table()

@@ -7,8 +7,9 @@
 # needs it); the figures go to $SZ_OUT/qemu-T-migrate.json (--demo:
 # $SZ_OUT/demo.json).  7.2: stock is Debian's qemu-system-x86_64;
 # 10.0: both binaries come from user/qemu/build.sh 10.0, and its
-# cross-version cases need the patched 7.2 (user/qemu/build.sh 7.2) and
-# Debian 12's own (/usr/bin/qemu-system-x86_64).
+# cross-version cases need the patched 7.2 (user/qemu/build.sh 7.2),
+# Debian 12's own (/usr/bin/qemu-system-x86_64) and, with --all, sid's 11.1
+# (user/qemu/build.sh 11.1).
 cd "$(dirname "$0")/../../.." || exit 1
 target=${1:-7.2}
 dir=build/qemu/$target
@@ -19,8 +20,10 @@ json=${SZ_OUT:-/tmp}/qemu-$target-migrate.json
 [ "$2" = --demo ] && json=${SZ_OUT:-/tmp}/demo.json
 # 10.0 also migrates from the patched 7.2 (cross-version cases)
 p72=build/qemu/7.2/qemu-system-x86_64
+s111=build/qemu/11.1/qemu-system-x86_64-stock
 exec python3 user/qemu/tests/migrate.py --target "$target" \
 	--stock "$(readlink -f "$stock" || echo "$stock")" \
 	--patched "$(readlink -f "$patched" || echo "$patched")" \
 	--patched-7.2 "$(readlink -f "$p72" || echo "$p72")" \
+	--stock-11.1 "$(readlink -f "$s111" || echo "$s111")" \
 	--json "$json" ${2:+"$2"}
