@@ -40,7 +40,8 @@ const char *daemon_metrics_path(const char *config);
 /*
  * fn(fd, link, arg) for each fd of pid on a memfd or a /dev/shm file, as
  * /proc/PID/fd lists them, until fn returns nonzero; that value, or 0, or
- * -errno if the listing cannot be read.
+ * -errno if the listing cannot be read, or fails part way (the caller
+ * must not take a missing fd for a closed one then).
  */
 int proc_shm_fds(pid_t pid, int (*fn)(int fd, const char *link, void *arg),
 		 void *arg);

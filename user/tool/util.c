@@ -93,9 +93,16 @@ int proc_shm_fds(pid_t pid, int (*fn)(int fd, const char *link, void *arg),
 	dp = opendir(dir);
 	if (!dp)
 		return -errno;
-	while (!ret && (d = readdir(dp))) {
+	while (!ret) {
 		ssize_t n;
 
+		/* an error ends the listing as its end does: tell them apart */
+		errno = 0;
+		d = readdir(dp);
+		if (!d) {
+			ret = -errno;
+			break;
+		}
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
