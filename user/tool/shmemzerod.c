@@ -7,6 +7,8 @@
  * cgroup v2 path) or pid; their fds on memfds and /dev/shm files are taken
  * with pidfd_getfd(2), so the kernel's ptrace rules decide what this
  * daemon may touch.  A file shared by several processes is scanned once.
+ * A file its process has closed and unmapped (a memory backend unplugged)
+ * is closed at the next pass: this daemon's copy would keep its memory.
  *
  * Scanning: each file in windows of `window` bytes, one sz_reclaim() each
  * (the module's RECLAIM: race-free against writers and pinners), at most
@@ -49,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/shmem_zero.h>
@@ -90,6 +93,8 @@ struct file {
 	dev_t dev;
 	ino_t ino;
 	int fd;
+	char *name;		/* its /proc/PID/fd link when taken */
+	bool held;		/* open or mapped by its process (vm_files) */
 	struct sz_handle *h;
 	uint64_t size;		/* page aligned */
 	size_t nwin;
@@ -311,19 +316,41 @@ static bool selected(pid_t pid)
 	return false;
 }
 
+static struct file *vm_file(const struct vm *v, dev_t dev, ino_t ino)
+{
+	for (struct file *f = v->files; f; f = f->next)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
 static struct file *file_find(dev_t dev, ino_t ino)
 {
-	for (struct vm *v = vms; v; v = v->next)
-		for (struct file *f = v->files; f; f = f->next)
-			if (f->dev == dev && f->ino == ino)
-				return f;
-	return NULL;
+	struct file *f = NULL;
+
+	for (struct vm *v = vms; v && !f; v = v->next)
+		f = vm_file(v, dev, ino);
+	return f;
+}
+
+/*
+ * Whether a file that v has open is watched already, by v or by another
+ * process; if by v, v still holds it (vm_files()).
+ */
+static bool file_known(struct vm *v, const struct stat *st)
+{
+	struct file *f = vm_file(v, st->st_dev, st->st_ino);
+
+	if (f)
+		f->held = true;
+	return f || file_find(st->st_dev, st->st_ino);
 }
 
 static void file_close(struct file *f)
 {
 	sz_close(f->h);
 	close(f->fd);
+	free(f->name);
 	free(f->win);
 	free(f);
 }
@@ -368,7 +395,7 @@ static int take_file(int fdnum, const char *link, void *arg)
 
 	/* known already (this VM's, or another's): no need to take it again */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", v->pid, fdnum);
-	if (!stat(path, &st) && file_find(st.st_dev, st.st_ino))
+	if (!stat(path, &st) && file_known(v, &st))
 		return 0;
 	/* the kernel's ptrace check (PTRACE_MODE_ATTACH_REALCREDS) */
 	fd = syscall(SYS_pidfd_getfd, v->pidfd, fdnum, 0);
@@ -380,8 +407,7 @@ static int take_file(int fdnum, const char *link, void *arg)
 			v->denied = true;
 		return 0;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    file_find(st.st_dev, st.st_ino)) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || file_known(v, &st)) {
 		close(fd);
 		return 0;
 	}
@@ -393,6 +419,8 @@ static int take_file(int fdnum, const char *link, void *arg)
 	f->fd = fd;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->name = strdup(link);
+	f->held = true;
 	ret = file_sync(f);
 	if (ret) {
 		/* not tmpfs, or opened read-only: not ours to scan */
@@ -409,16 +437,116 @@ static int take_file(int fdnum, const char *link, void *arg)
 	return 0;
 }
 
-/* Take the process's tmpfs fds that no VM has yet (pidfd_getfd). */
-static void vm_take_files(struct vm *v)
+/*
+ * Mark the files of v that its process maps: QEMU may close a memory
+ * backend's fd and keep it mapped.  /proc/PID/maps, not map_files/, which
+ * wants CAP_SYS_ADMIN (the unit has CAP_SYS_PTRACE alone); a line's device
+ * and inode are the file's st_dev and st_ino.  0, or -errno; -ESRCH if
+ * it lists no mapping at all: the process is exiting (its mm is gone), or
+ * its main thread has exited.
+ */
+static int vm_mapped(struct vm *v)
 {
-	int ret = proc_shm_fds(v->pid, take_file, v);
+	char path[64], *line = NULL;
+	unsigned int maj, min;
+	unsigned long long ino;
+	size_t cap = 0;
+	bool any = false;
+	int ret = 0;
+	FILE *fp;
 
+	snprintf(path, sizeof(path), "/proc/%d/maps", v->pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	errno = 0;
+	while (getline(&line, &cap, fp) > 0) {
+		any = true;
+		/* start-end perms offset major:minor inode [path] */
+		if (sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &maj, &min, &ino) != 3)
+			continue;
+		for (struct file *f = v->files; f; f = f->next)
+			if (f->ino == ino && major(f->dev) == maj &&
+			    minor(f->dev) == min)
+				f->held = true;
+	}
+	if (ferror(fp))
+		ret = errno ? -errno : -EIO;
+	else if (!any)
+		ret = -ESRCH;
+	free(line);
+	fclose(fp);
+	return ret;
+}
+
+/*
+ * Take the process's tmpfs fds that no VM has yet (pidfd_getfd), and close
+ * the files that it holds no more, neither open nor mapped: a memory
+ * backend unplugged, or just closed.  Our copy would keep the whole file
+ * in memory until the process exits.
+ *
+ * Dropped only after full listings of /proc/PID/fd, then /proc/PID/maps
+ * (when a file was not open), that both read without error and while the
+ * process still lived (its pidfd): a failed or partial listing (the process
+ * exiting, EACCES) drops nothing.  An exiting process lists no fd once its
+ * files are gone, but it lost its mm before them: its maps, read after
+ * the fds, list nothing, and vm_mapped() fails.
+ *
+ * A file is named by st_dev and st_ino, compared with what the process has
+ * open (stat of /proc/PID/fd/N) and what it maps.  While our fd holds the
+ * inode the pair names no other file: tmpfs does not give a live inode's
+ * number to another (short of the 32-bit numbers of an inode32 mount
+ * wrapping, where a clash can only keep a file, never drop one).
+ *
+ * The two listings are not one snapshot of the process, but a file that
+ * moves from its fd to a mapping (mmap, then close) is seen open by the
+ * first.  What can be missed is a file held by neither at that moment, an
+ * fd in flight in a unix socket, say: it is dropped, and taken again once
+ * it is an fd again; a file dropped while still in use is only no longer
+ * scanned.  Closing our copy never touches the process's memory.  A file
+ * shared with another selected process is that process's to take once it
+ * is dropped here.
+ */
+static void vm_files(struct vm *v)
+{
+	struct file **pp, *f;
+	int ret;
+
+	for (f = v->files; f; f = f->next)
+		f->held = false;
+	ret = proc_shm_fds(v->pid, take_file, v);
 	if (ret && ret != -ENOENT && !v->denied)
 		say("pid %d (%s): /proc/%d/fd: %s", v->pid, v->comm, v->pid,
 		    strerror(-ret));
 	if (ret == -EACCES || ret == -EPERM)
 		v->denied = true;
+	if (ret)
+		return;
+	for (f = v->files; f && f->held; f = f->next)
+		;
+	if (!f)
+		return;		/* all open still (QEMU keeps its fds) */
+	if (vm_mapped(v))
+		return;
+	/* our process's listings, not those of one that reused its pid */
+	if (syscall(SYS_pidfd_send_signal, v->pidfd, 0, NULL, 0) && errno != EPERM)
+		return;
+	for (pp = &v->files; (f = *pp);) {
+		char *name = f->name;
+		uint64_t size = f->size;
+
+		if (f->held) {
+			pp = &f->next;
+			continue;
+		}
+		*pp = f->next;
+		f->name = NULL;
+		file_close(f);
+		/* logged once closed: ours the last reference, it is freed */
+		say("pid %d (%s): dropped %s (%" PRIu64 " MiB), no longer open or mapped",
+		    v->pid, v->comm, name ? name : "?", size >> 20);
+		free(name);
+	}
 }
 
 static void counters_add(struct counters *to, const struct counters *c)
@@ -501,8 +629,10 @@ static void discover(void)
 			}
 		}
 		v->seen = true;
-		/* fds it opened since; the pidfd pins this very process */
-		vm_take_files(v);
+		/* fds it opened since, files it let go of; the pidfd pins
+		 * this very process
+		 */
+		vm_files(v);
 	}
 	if (dp)
 		closedir(dp);
