@@ -8,13 +8,19 @@
 # first pass takes minutes), then exits.  Three holders of 64 MiB: one
 # selected by cgroup (/sz-test.slice) and started after the daemon, one
 # selected by name but paused by its pause file until that is removed, and
-# one in /sz-test.slice-b, not selected.
+# one in /sz-test.slice-b, not selected.  At the end two more of 64 MiB,
+# selected by name, let go of their memfd as QEMU does of an unplugged
+# memory backend while they live on: one unmaps it and closes its fd (every
+# page holds data; it runs in a memory cgroup of its own, /sz-test.drop), so
+# the daemon must close its copy, and the file's memory comes back; the
+# other closes its fd but keeps the mapping, so the daemon keeps the file
+# and reclaims it still.
 # Usage: user/tool/tests/daemon.sh (from the repository root).
 set -uo pipefail
 daemon=${SHMEMZEROD:-user/tool/shmemzerod}
 tool=${SHMEMZERO:-user/tool/shmemzero}
 holder=user/tool/tests/holder
-plan=20
+plan=23
 echo "1..$plan"
 t() {	# t NAME CMD...: pass when CMD succeeds
 	local name=$1
@@ -22,30 +28,46 @@ t() {	# t NAME CMD...: pass when CMD succeeds
 	if "$@"; then echo "ok - shmemzerod: $name"; else echo "not ok - shmemzerod: $name"; fi
 }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-blocks_kb() { echo $(($(stat -L -c %b "/proc/$1/fd/$2") / 2)); }	# 512-byte blocks
-wait_below() {	# wait_below PID FD KB: up to 5 minutes for fewer blocks; prints them
+kb() { echo $(($(stat -L -c %b "$1") / 2)); }	# a file's 512-byte blocks
+blocks_kb() { kb "/proc/$1/fd/$2"; }
+wait_below() {	# wait_below FILE KB: up to 5 minutes for fewer blocks; prints them
 	local _
 	for _ in $(seq 3000); do
-		[ "$(blocks_kb "$1" "$2")" -lt "$3" ] && break
+		[ "$(kb "$1")" -lt "$2" ] && break
 		sleep 0.1
 	done
-	blocks_kb "$1" "$2"
+	kb "$1"
 }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# utime + stime
 metric() { awk -v m="$1" '$1 == m { print $2 }' "$w/metrics.prom"; }
+logged() {	# logged PATTERN: up to 2 minutes for the daemon's line
+	local _
+	for _ in $(seq 1200); do grep -q "$1" "$w/log" && return 0; sleep 0.1; done
+	return 1
+}
+until_pass() {	# until_pass N [PATTERN]: up to 2 minutes for N passes (or the line)
+	local _
+	for _ in $(seq 1200); do
+		[ -n "${2:-}" ] && grep -q "$2" "$w/log" && return
+		[ "$(metric shmemzerod_passes_total)" -ge "$1" ] 2>/dev/null && return
+		sleep 0.1
+	done
+}
 w=$(mktemp -d /tmp/szd.XXXXXX)
 chmod 755 "$w"
 cp "$holder" "$w/sz-vm-holder"
 cg=/sys/fs/cgroup
+cg_kb() { local b; b=$(cat "$cg/$1/memory.current") || b=0; echo $((b / 1024)); }
 cleanup() {
-	kill -9 ${hpid:-} ${bpid:-} ${cpid:-} ${gpid:-} ${dpid:-} 2>/dev/null
+	kill -9 ${hpid:-} ${bpid:-} ${cpid:-} ${gpid:-} ${upid:-} ${kpid:-} ${dpid:-} 2>/dev/null
 	sleep 0.2
-	rmdir "$cg/sz-test.slice/vm" "$cg/sz-test.slice" "$cg/sz-test.slice-b" 2>/dev/null
+	rmdir "$cg/sz-test.slice/vm" "$cg/sz-test.slice" "$cg/sz-test.slice-b" \
+		"$cg/sz-test.drop" 2>/dev/null
 	rm -rf "$w"
 }
 trap cleanup EXIT
-printed() {	# printed OUT: up to 30 s for a holder's line in OUT
-	for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
+printed() {	# printed OUT [PATTERN]: up to 30 s for a holder's line in OUT
+	for _ in $(seq 300); do grep -q "${2:-.}" "$1" 2>/dev/null && break; sleep 0.1; done
 }
 start_holder() {	# start_holder OUT CMD...: pid and fd of the memfd in OUT
 	local out=$1
@@ -118,7 +140,7 @@ dpid=$!
 sh -c "echo \$\$ >$cg/sz-test.slice/vm/cgroup.procs &&
 	while [ ! -e $w/go ]; do sleep 0.1; done && exec $holder 64 100000" >"$w/g" &
 gpid=$!
-for _ in $(seq 1200); do grep -q "pid $gpid (sh): selected" "$w/log" && break; sleep 0.1; done
+logged "pid $gpid (sh): selected"
 touch "$w/go"
 printed "$w/g"
 read -r gpid_ gfd <"$w/g"
@@ -172,7 +194,7 @@ t "the process selected by cgroup is reclaimed ($g0 -> $g1 kB)" test "$g1" -lt $
 c1=$(blocks_kb "$cpid_" "$cfd")
 t "the paused process is untouched ($c0 -> $c1 kB)" test "$c1" -ge "$c0"
 rm "$w/pause.$cpid_"
-c2=$(wait_below "$cpid_" "$cfd" $((c0 / 2)))
+c2=$(wait_below "/proc/$cpid_/fd/$cfd" $((c0 / 2)))
 t "its pause file removed, it is reclaimed ($c0 -> $c2 kB)" test "$c2" -lt $((c0 / 2))
 kill -TERM "$hpid"
 wait "$hpid"
@@ -199,7 +221,7 @@ t "CPU within its budget + 10 %" \
 # SIGHUP: the process selected by pid now, the daemon goes on.
 printf 'pid = %s\n' "$bpid_" >>"$w/conf"
 kill -HUP "$dpid"
-b2=$(wait_below "$bpid_" "$bfd" $((b0 / 2)))
+b2=$(wait_below "/proc/$bpid_/fd/$bfd" $((b0 / 2)))
 t "SIGHUP rereads the file: the newly selected process is reclaimed ($b0 -> $b2 kB)" \
 	sh -c "[ $b2 -lt $((b0 / 2)) ] && grep -q 'reloaded' $w/log && kill -0 $dpid"
 printf 'window = 3K\n' >>"$w/conf"
@@ -207,6 +229,48 @@ kill -HUP "$dpid"
 sleep 2
 t "SIGHUP with a bad file keeps the old settings and runs on" \
 	sh -c "grep -q 'not reloaded' $w/log && kill -0 $dpid"
+
+# Letting go of a file (QEMU unplugging a memory backend), the process
+# living on: unmapped and closed, the file is the daemon's alone, which must
+# close it within a few passes, or its memory stays until the process
+# exits.  Every page of it holds data (the daemon frees none): its cgroup's
+# memory.current falls by the file's size.  Closed but mapped, it is still
+# the process's: watched and reclaimed on.
+cp "$holder" "$w/sz-vm-unplug"
+cp "$holder" "$w/sz-vm-close"
+echo +memory >$cg/cgroup.subtree_control
+mkdir -p $cg/sz-test.drop
+sh -c "echo \$\$ >$cg/sz-test.drop/cgroup.procs && exec $w/sz-vm-unplug 64 100000 unplug" >"$w/u" &
+upid=$!
+start_holder "$w/k" "$w/sz-vm-close" 64 100000 close
+kpid=$!
+printed "$w/u"
+logged "pid $upid (sz-vm-unplug): watching"
+read -r _ kfd <"$w/k"
+k0=$(wait_below "/proc/$kpid/fd/$kfd" $((65536 / 2)))	# reclaimed once
+m0=$(cg_kb sz-test.drop)
+s0=$(awk '$1 == "Shmem:" { print $2 }' /proc/meminfo)
+kill -USR1 "$upid" "$kpid"
+printed "$w/u" '^unplugged'
+printed "$w/k" '^closed'
+p0=$(metric shmemzerod_passes_total)
+until_pass $((p0 + 5)) "pid $upid (sz-vm-unplug): dropped"
+m1=$(cg_kb sz-test.drop)
+s1=$(awk '$1 == "Shmem:" { print $2 }' /proc/meminfo)
+echo "# unplugged: cgroup memory.current $m0 -> $m1 kB, Shmem $s0 -> $s1 kB," \
+	"$(($(metric shmemzerod_passes_total) - p0)) passes"
+t "a file unmapped and closed by its process is dropped (logged)" \
+	grep -q "pid $upid (sz-vm-unplug): dropped" "$w/log"
+t "its memory comes back: the process's cgroup $m0 -> $m1 kB (file 65536 kB)" \
+	test $((m0 - m1)) -ge $((65536 * 15 / 16))
+# the holder read in again every page the daemon had freed: those must be
+# freed again, through the daemon's copy of the fd
+read -r _ range again _ < <(grep '^closed' "$w/k")
+k1=$(wait_below "/proc/$kpid/map_files/${range%,}" $((65536 / 2)))
+until_pass $((p0 + 5))
+echo "# closed, still mapped: $k0 kB, ${again:-?} pages read in again, -> $k1 kB"
+t "a file closed but still mapped stays watched: reclaimed again, not dropped" \
+	sh -c "[ ${again:-0} -gt 0 ] && [ $k1 -lt $((65536 / 2)) ] && ! grep -q 'pid $kpid .*dropped' $w/log"
 
 # SIGTERM: a clean exit, soon, with the last metrics.
 kill -TERM "$dpid"
@@ -217,9 +281,10 @@ dpid=
 t "SIGTERM: exit 0 within 10 s, final metrics written" \
 	sh -c "[ $drc = 0 ] && grep -q stopped $w/log && grep -q '^shmemzerod_vms ' $w/metrics.prom"
 hrc=0
-for p in "$bpid" "$cpid" "$gpid"; do
+for p in "$bpid" "$cpid" "$gpid" "$upid" "$kpid"; do
 	kill -TERM "$p"
 	wait "$p" || hrc=1
 done
 t "the other holders' data is intact" test $hrc = 0
 sed 's/^/# log: /' "$w/log" | head -20
+grep -E 'sz-vm-(unplug|close)' "$w/log" | sed 's/^/# log: /'

@@ -16,13 +16,25 @@
  * again; then a pause of 50 us, so that the rest of the zero pages stay
  * zero.  Prints the number of those writes and of the lost ones.
  *
- * Usage: holder MIB SECONDS [CHURN]
+ * With unplug or close in place of CHURN, it writes nothing after it has
+ * printed "PID FD" but waits for SIGUSR1 and then lets go of its file as
+ * QEMU does with a memory backend; until SIGTERM (or SECONDS) it lives on.
+ * unplug: every page holds data; on SIGUSR1 the file is unmapped and its
+ * fd closed, and "unplugged" printed: nothing holds it any more but other
+ * processes' fds.  close: on SIGUSR1 only the fd is closed; every page is
+ * read (faulted in) again through the mapping, which is kept, and
+ * "closed START-END, N pages read in again" is printed: the mapping's
+ * /proc/PID/map_files name and the pages that were not in the file (freed
+ * by a RECLAIM); at the end the pages are checked as above.
+ *
+ * Usage: holder MIB SECONDS [CHURN | unplug | close]
  */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -30,7 +42,7 @@
 
 #define WORDS	8	/* words of a data page that are written */
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, let_go;
 
 static void on_term(int sig)
 {
@@ -38,11 +50,54 @@ static void on_term(int sig)
 	stop = 1;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	let_go = 1;
+}
+
+/*
+ * SIGUSR1 in unplug or close mode: let go of the file as QEMU does of a
+ * memory backend.  Returns the mapping, NULL once it is unmapped, or
+ * MAP_FAILED.
+ */
+static char *let_go_of(char *m, size_t size, int fd, long page, bool unplug)
+{
+	unsigned char *vec;
+	long holes = 0;
+
+	if ((unplug && munmap(m, size)) || close(fd))
+		return MAP_FAILED;
+	if (unplug) {
+		printf("unplugged\n");
+		fflush(stdout);
+		return NULL;
+	}
+	/* the pages not in the file: allocated again by a read */
+	vec = malloc(size / page);
+	if (!vec || mincore(m, size, vec))
+		return MAP_FAILED;
+	for (size_t off = 0; off < size; off += page) {
+		volatile char c = m[off];
+
+		(void)c;
+		holes += !(vec[off / page] & 1);
+	}
+	free(vec);
+	printf("closed %lx-%lx, %ld pages read in again\n", (unsigned long)m,
+	       (unsigned long)m + size, holes);
+	fflush(stdout);
+	return m;
+}
+
 int main(int argc, char **argv)
 {
 	size_t size = (argc > 1 ? atol(argv[1]) : 64) << 20;
 	int secs = argc > 2 ? atoi(argv[2]) : 5;
-	int churn = argc > 3 ? atoi(argv[3]) : 0;
+	const char *mode = argc > 3 ? argv[3] : "0";
+	bool unplug = !strcmp(mode, "unplug");
+	bool idle = unplug || !strcmp(mode, "close");
+	int churn = idle ? 0 : atoi(mode);
 	uint64_t zwrites = 0, lost = 0;
 	long page = sysconf(_SC_PAGESIZE), pages = size / page, bad = 0, first = -1;
 	/* the expected first WORDS words of each page (0 for non-data pages) */
@@ -62,17 +117,33 @@ int main(int argc, char **argv)
 		volatile char c = m[p * page];
 
 		(void)c;
-		if (p % 4 == 0) {
+		if (p % 4 == 0 || unplug) {
 			want[p][0] = ++seq;
 			memcpy(m + p * page, &want[p][0], sizeof(seq));
 		}
 	}
 	signal(SIGTERM, on_term);
+	signal(SIGUSR1, on_usr1);
 	printf("%d %d\n", getpid(), fd);
 	fflush(stdout);
 	srandom(1);
 	end = time(NULL) + secs;
-	while (!stop && time(NULL) < end) {
+	while (idle && !stop && time(NULL) < end) {
+		const struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (let_go == 1) {
+			let_go = 2;
+			m = let_go_of(m, size, fd, page, unplug);
+			if (m == MAP_FAILED)
+				return 2;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (!m) {
+		printf("unplugged, nothing to check\n");
+		return 0;
+	}
+	while (!idle && !stop && time(NULL) < end) {
 		long p = (random() % (pages / 4)) * 4;
 		unsigned int w = ++seq % WORDS;
 
