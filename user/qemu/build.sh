@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# user/qemu/build.sh [7.2|10.0|11.1]: QEMU with the libshmemzero series
+# user/qemu/build.sh [7.2|10.0|10.2|11.1]: QEMU with the libshmemzero series
 # (user/qemu/TARGET/*.patch), x86_64-softmmu only, built with ccache against
 # a static staging install of user/lib; 11.1: sid's QEMU, stock only.
 #
@@ -23,6 +23,12 @@
 #         interpreter to that loader's path in the cache (patchelf).  It
 #         then runs anywhere that path exists, with /proc/PID/exe and comm
 #         its own (shmemzerod selects VMs by them); no root at run time.
+#   10.2  sid's qemu 10.2.2 source package (the newest source sid's
+#         archive serves here, see 11.1), built as 10.0 is but in a sid
+#         root (gcc 16): the series ported past upstream's moves since
+#         10.0 (system/ headers, physical_memory_*,
+#         migrate_ram_is_ignored, the multifd receive path's COLO and
+#         postcopy cases, the last stage's dirty bitmap).
 #   11.1  sid's qemu-system-x86 as Debian built it (stock only: the
 #         peer of 10.0's cross-version cases, a host upgraded to sid),
 #         taken from a sid root (scripts/build-root) and made relocatable
@@ -34,7 +40,7 @@
 #
 # Only what user/qemu/tests/migrate.py uses is built: the pc machine with
 # the devices it creates under -nodefaults, the generic loader, memfd/file
-# memory backends, qtest and TCG, and for 10.0 virtio-mem-pci, the q35
+# memory backends, qtest and TCG, and for 10.0/10.2 virtio-mem-pci, the q35
 # machine and QEMU's migration-test (patch 5's tests); no optional feature
 # (--without-default-features), no docs, tools, guest agent, plugins,
 # modules or debug info.
@@ -45,9 +51,9 @@
 # a clean clone rebuilds nothing until the series changes; after a build the
 # $SZ_QEMU_CACHE_KEEP (3) most recently used keys of each kind (stock,
 # patched) are kept per target, older ones deleted.
-# build/qemu/TARGET/qemu-system-x86_64 (and, for 10.0,
+# build/qemu/TARGET/qemu-system-x86_64 (and, but for 7.2,
 # qemu-system-x86_64-stock) link to the current ones; the patched binary's
-# path is the last line printed.
+# path (11.1: the stock one's) is the last line printed.
 #
 # Downloaded sources are kept in $SZ_QEMU_SRC (default
 # ${XDG_CACHE_HOME:-~/.cache}/shmem-zero/qemu-src), so another clone does
@@ -59,8 +65,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${1:-7.2}
 case $target in
-7.2|10.0|11.1) ;;
-*) echo "usage: $0 [7.2|10.0|11.1]" >&2; exit 2 ;;
+7.2|10.0|10.2|11.1) ;;
+*) echo "usage: $0 [7.2|10.0|10.2|11.1]" >&2; exit 2 ;;
 esac
 series_dir=$root/user/qemu/$target
 work=${SZ_QEMU_WORK:-$root/build/qemu/$target}
@@ -97,8 +103,9 @@ CONFIG_VMPORT=y
 CONFIG_VMMOUSE=y
 CONFIG_GENERIC_LOADER=y'
 devices=shmemzero-tests
-# 10.0 also has virtio-mem-pci (migrate.py's virtio-mem case) and the q35
-# machine QEMU's migration-test boots (its x86 guest is an AHCI disk).
+# 10.0 and 10.2 also have virtio-mem-pci (migrate.py's virtio-mem case)
+# and the q35 machine QEMU's migration-test boots (its x86 guest is an AHCI
+# disk).
 devices_mak_10_0='CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_MEM=y
 CONFIG_Q35=y'
@@ -133,14 +140,19 @@ elif [[ $target == 11.1 ]]; then
 	src_id_of() { echo "qemu-system-x86 $1 sid (Debian's binary)"; }
 	builds=(stock)
 else
-	# Debian 13's newest qemu when the series was ported (trixie's
-	# main suite); a newer one means porting and testing the series
-	# again, so it is pinned, with its .dsc's hash (which holds the other
-	# files' hashes).
-	srcver=1:10.0.13+ds-0+deb13u1
+	# The suite's source when the series was ported (10.0: Debian 13's
+	# newest, trixie's main suite; 10.2: sid's); a newer one means
+	# porting and testing the series again, so it is pinned, with its
+	# .dsc's hash (which holds the other files' hashes).
+	if [[ $target == 10.0 ]]; then
+		suite=trixie srcver=1:10.0.13+ds-0+deb13u1
+		dsc_sha256=a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad
+	else
+		suite=sid srcver=1:10.2.2+ds-1
+		dsc_sha256=f1684b3aa5ec500c3389d346c6501dee45041ea91656c6556d4da9023b7987dd
+	fi
 	dsc=$src_dir/qemu_${srcver#*:}.dsc
-	dsc_sha256=a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad
-	src_id_of() { echo "qemu $srcver trixie $dsc_sha256"; }
+	src_id_of() { echo "qemu $srcver $suite $dsc_sha256"; }
 	# TCG for the running guests of the tests (the VM has no KVM); KVM
 	# as on a host.
 	flags=("${common_flags[@]}" --python=/usr/bin/python3 --enable-tcg
@@ -155,10 +167,10 @@ set_keys() {
 }
 key_of() { if [[ $1 == stock ]]; then echo "stock-$stock_key"; else echo "$patched_key"; fi; }
 bin_name() { if [[ $1 == stock ]]; then echo qemu-system-x86_64-stock; else echo qemu-system-x86_64; fi; }
-# What else a build leaves in its cache directory: 10.0's patched build,
-# QEMU's migration-test with the series' tests (tests/qtest/migration/),
-# build/qemu/10.0/migration-test.
-extras_of() { [[ $target == 10.0 && $1 == patched ]] && echo tests/qtest/migration-test || true; }
+# What else a build leaves in its cache directory: 10.0's and 10.2's
+# patched build, QEMU's migration-test with the series' tests
+# (tests/qtest/migration/), build/qemu/TARGET/migration-test.
+extras_of() { [[ $target == 10.[02] && $1 == patched ]] && echo tests/qtest/migration-test || true; }
 
 link_all() {
 	mkdir -p "$work"
@@ -247,9 +259,10 @@ if [[ $target == 11.1 ]]; then
 fi
 
 # What a fresh Debian 12 lacks (scripts/install-deps installs all of them).
-# 10.0 builds in a trixie root, which has its own (scripts/build-root).
+# 10.0 and 10.2 build in a trixie or sid root, which has its own
+# (scripts/build-root).
 need=(dpkg-dev xz-utils git)
-[[ $target == 10.0 ]] ||
+[[ $target == 10.[02] ]] ||
 	need+=(meson ninja-build pkg-config gcc libglib2.0-dev libpixman-1-dev
 	       libfdt-dev flex bison ccache python3-venv)
 missing=()
@@ -320,19 +333,19 @@ resolve_7.2() {
 	src_hint bookworm
 	exit 1
 }
-# resolve_10.0: trixie's source package, downloaded by scripts/build-root
-# (trixie's Sources indices) into a scratch directory of $src_dir.
+# resolve_10.0: the suite's source package, downloaded by scripts/build-root
+# (the suite's Sources indices) into a scratch directory of $src_dir.
 resolve_10.0() {
 	local tmp
 	if [[ ! -f $dsc ]]; then
 		mkdir -p "$src_dir"
 		tmp=$(mktemp -d "$src_dir/.download.XXXXXX")
-		log "scripts/build-root trixie --source qemu=$srcver (into $src_dir)"
-		if (cd "$tmp" && "$root/scripts/build-root" trixie --source "qemu=$srcver") >&2; then
+		log "scripts/build-root $suite --source qemu=$srcver (into $src_dir)"
+		if (cd "$tmp" && "$root/scripts/build-root" "$suite" --source "qemu=$srcver") >&2; then
 			mv -f "$tmp"/* "$src_dir/"
 		fi
 		rm -rf "$tmp"
-		[[ -f $dsc ]] || { log "qemu $srcver: not downloaded from trixie (has it left the archive?)"; exit 1; }
+		[[ -f $dsc ]] || { log "qemu $srcver: not downloaded from $suite (has it left the archive?)"; exit 1; }
 	fi
 	echo "$dsc_sha256  $dsc" | sha256sum -c --quiet >&2 || {
 		log "$dsc: not the expected .dsc (sha256 $dsc_sha256); delete it to download it again"
@@ -351,13 +364,16 @@ unpack_7.2() {
 	rm -rf "$1/.pc"
 }
 unpack_10.0() { unpack_7.2 "$@"; }
-# in_root: how configure, ninja and the library's build run: 10.0 in the
-# trixie root (a clean environment: what they need is passed with env).
+resolve_10.2() { resolve_10.0; }
+unpack_10.2() { unpack_7.2 "$@"; }
+# in_root: how configure, ninja and the library's build run: 10.0 and 10.2
+# in the suite's root (a clean environment: what they need is passed with
+# env).
 in_root=()
-if [[ $target == 10.0 ]]; then
+if [[ $target == 10.[02] ]]; then
 	[[ $work/ == "$root"/* ]] || {
-		log "SZ_QEMU_WORK must be inside the checkout, which the trixie root sees"; exit 1; }
-	in_root=("$root/scripts/build-root" trixie --)
+		log "SZ_QEMU_WORK must be inside the checkout, which the $suite root sees"; exit 1; }
+	in_root=("$root/scripts/build-root" "$suite" --)
 fi
 start=$SECONDS
 
@@ -366,7 +382,7 @@ stage=$work/stage
 rm -rf "$stage"
 "${in_root[@]}" make -s -C "$root/user/lib" install PREFIX="$stage" >&2
 rm -f "$stage"/lib/libshmemzero.so*
-# ccache (its usual directory, or CCACHE_DIR; for 10.0 the root's own):
+# ccache (its usual directory, or CCACHE_DIR; for 10.0 and 10.2 the root's own):
 # paths below the repository's parent are hashed relative, so a fresh tree
 # (or another checkout) hits.
 build_env=(env "PKG_CONFIG_PATH=$stage/lib/pkgconfig" "CCACHE_BASEDIR=$(dirname "$root")"
@@ -374,7 +390,7 @@ build_env=(env "PKG_CONFIG_PATH=$stage/lib/pkgconfig" "CCACHE_BASEDIR=$(dirname 
 git_id=(-c "user.name=shmem-zero build" -c user.email=shmem-zero@invalid
 	-c init.defaultBranch=main)
 
-# One tree for both builds of 10.0.  The patched build reuses the stock
+# One tree for both builds of 10.0 (10.2).  The patched build reuses the stock
 # build's objects, which is sound because ninja, not this script, decides
 # what to rebuild, and its decisions only depend on things it tracks:
 # configure is run again from scratch in the same build directory (it
@@ -395,7 +411,7 @@ rm -rf "$tree"
 # The device list (configure --with-devices-x86_64=NAME reads
 # configs/devices/x86_64-softmmu/NAME.mak; untracked, git am ignores it).
 printf '%s\n' "$devices_mak" >"$tree/configs/devices/x86_64-softmmu/$devices.mak"
-if [[ $target == 10.0 ]]; then
+if [[ $target == 10.[02] ]]; then
 	printf '%s\n' "$devices_mak_10_0" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
 fi
 mkdir -p "$tree/build"
@@ -420,7 +436,7 @@ for b in "${todo[@]}"; do
 	dst=$cache/$(key_of "$b")
 	mkdir -p "$dst"
 	from=$tree/build
-	if [[ $target == 10.0 ]]; then
+	if [[ $target == 10.[02] ]]; then
 		from=$tree/bundle-$b
 		rm -rf "$from"
 		mkdir -p "$from/lib"

@@ -718,11 +718,13 @@ def case_virtio_mem(name, src_bin, dst_bin):
     return verdict(r, why)
 
 
-# QEMU's own migration-test, built by user/qemu/build.sh 10.0 with the
-# series' tests (patch 5, tests/qtest/migration/shmemzero-tests.c)
-MIGRATION_TEST = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                              "..", "..", "..", "build", "qemu", "10.0",
-                              "migration-test")
+# QEMU's own migration-test, built by user/qemu/build.sh TARGET (10.0,
+# 10.2) with the series' tests (patch 5, tests/qtest/migration/
+# shmemzero-tests.c)
+def migration_test():
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "..", "..", "build", "qemu", target,
+                        "migration-test")
 
 
 def qtest_binary(binary):
@@ -761,7 +763,7 @@ def case_qtest(name, src_bin, dst_bin, path):
     try:
         env = dict(os.environ, QTEST_QEMU_BINARY=qtest_binary(dst_bin))
         # its own process group: a hung test is killed with its QEMUs
-        p = subprocess.Popen([MIGRATION_TEST, "--tap", "--full", "-p", path],
+        p = subprocess.Popen([migration_test(), "--tap", "--full", "-p", path],
                              env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
@@ -1058,11 +1060,12 @@ def unload():
         subprocess.run(["rmmod", "shmem_zero"], check=True)
 
 
-def check_cases(S, P, P72=None, S72=None, S111=None):
+def check_cases(S, P, P72=None, S72=None, S111=None, P100=None):
     """The cases to run, in order: (function to call first or None,
     case() arguments, "fn" for another case function).  The plan line
     counts this list.  P72, S72: the patched and Debian 12's 7.2 binaries,
-    S111: sid's 11.1, for 10.0's cross-version cases."""
+    S111: sid's 11.1, P100: the patched 10.0 (for 10.2), for the
+    cross-version cases."""
     unloaded = lambda r: [] if not os.path.exists("/dev/shmem_zero") else \
         ["module still loaded"]
     c = [
@@ -1154,24 +1157,30 @@ def check_cases(S, P, P72=None, S72=None, S111=None):
     # stock and patched; 10.0: each zero-page-detection mode, 2, 4 and 8
     # channels, and the patched 7.2 as a source.  --all only, for make
     # check's cold budget (each costs about 50 s under TCG): what another
-    # case already runs (stock -> stock, which the paused case reproduces;
-    # 10.0's patched -> stock without multifd, run with it; every
-    # zero-page-detection but the default, which the paused legacy cases
-    # and the ones without multifd cover; 4 and 8 channels beside 2; the
-    # patched 7.2 without multifd beside the 7.2 target's own cases).
+    # case or the other target already runs.  make check keeps, per target,
+    # a patched destination by precopy and by multifd, and the multifd
+    # source: 7.2 patched -> patched and stock -> patched, each both ways;
+    # 10.0 stock -> patched both ways, patched -> patched and patched ->
+    # stock by multifd, and the upgrade cases with Debian 12's stock 7.2 as
+    # the source and the patched 7.2 as the destination.  Left to --all:
+    # stock -> stock (the paused case reproduces it), patched -> stock on
+    # 7.2 and without multifd on 10.0, 10.0's patched -> patched without
+    # multifd, every zero-page-detection but the default (the paused
+    # legacy cases and the cases without multifd cover the others), 4 and
+    # 8 channels beside 2, the patched 7.2 as a source.
     live = lambda name, **k: dict(name="running guest, " + name, fn=case_live, **k)
     c += [
         live("stock -> stock", src_bin=S, dst_bin=S, all_only=True),
-        live("patched -> patched", src_bin=P, dst_bin=P, check=small_dst),
-        live("stock -> patched", src_bin=S, dst_bin=P, check=small_dst),
-        live("patched -> stock", src_bin=P, dst_bin=S,
+        live("patched -> patched", src_bin=P, dst_bin=P, check=small_dst,
              all_only=target != "7.2"),
+        live("stock -> patched", src_bin=S, dst_bin=P, check=small_dst),
+        live("patched -> stock", src_bin=P, dst_bin=S, all_only=True),
         live("patched -> patched, multifd", src_bin=P, dst_bin=P,
              multifd=True, check=small_dst),
         live("stock -> patched, multifd", src_bin=S, dst_bin=P,
              multifd=True, check=small_dst),
         live("patched -> stock, multifd", src_bin=P, dst_bin=S,
-             multifd=True),
+             multifd=True, all_only=target == "7.2"),
     ]
     if target != "7.2":
         for zpd in ("none", "legacy", "multifd"):
@@ -1189,7 +1198,7 @@ def check_cases(S, P, P72=None, S72=None, S111=None):
                           (", multifd" if mf else ""),
                           src_bin=P72 or "(no 7.2 build)", dst_bin=P,
                           multifd=mf, machine="pc-i440fx-7.2",
-                          check=small_dst, all_only=not mf))
+                          check=small_dst, all_only=True))
         # A Debian 12 host (its own, stock QEMU) migrating to an upgraded
         # Debian 13 host, and back: QEMU supports a newer -> older
         # migration with the older machine type.  (Running guests only:
@@ -1230,6 +1239,21 @@ def check_cases(S, P, P72=None, S72=None, S111=None):
             live("stock 11.1 -> patched, %s, multifd" % m10, src_bin=s111,
                  dst_bin=P, multifd=True, machine=m10, check=small_dst,
                  rounds={"max-bandwidth": 16 << 20}, all_only=True),
+        ]
+    if target == "10.2":
+        # the series on both sides of a 10.0 -> 10.2 upgrade, both ways
+        p100 = P100 or "(no 10.0 build)"
+        c += [
+            dict(name="patched 10.0 -> patched, multifd, %s, stale "
+                 "destination file" % m10, src_bin=p100, dst_bin=P,
+                 multifd=True, stale=True, machine=m10, check=both),
+            dict(name="patched -> patched 10.0, multifd, %s, stale "
+                 "destination file" % m10, src_bin=P, dst_bin=p100,
+                 multifd=True, stale=True, machine=m10, check=both),
+            live("patched 10.0 -> patched, %s" % m10, src_bin=p100,
+                 dst_bin=P, machine=m10, check=small_dst),
+            live("patched -> patched 10.0, %s, multifd" % m10, src_bin=P,
+                 dst_bin=p100, multifd=True, machine=m10, check=small_dst),
         ]
     # the last two without the module: unload it first
     return [(None, a) for a in c] + [
@@ -1347,7 +1371,8 @@ def main():
     if sys.argv[1:2] == ["--markdown"]:
         return markdown(sys.argv[2:])
     ap = argparse.ArgumentParser()
-    ap.add_argument("--target", default="7.2", help="the QEMU series: 7.2 or 10.0")
+    ap.add_argument("--target", default="7.2",
+                    help="the QEMU series: 7.2, 10.0 or 10.2")
     ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64")
     ap.add_argument("--patched", required=True)
     ap.add_argument("--patched-7.2", dest="patched72",
@@ -1355,6 +1380,8 @@ def main():
     ap.add_argument("--stock-7.2", dest="stock72",
                     default="/usr/bin/qemu-system-x86_64",
                     help="10.0: Debian 12's QEMU, for cross-version cases")
+    ap.add_argument("--patched-10.0", dest="patched100",
+                    help="10.2: the patched 10.0, for cross-version cases")
     ap.add_argument("--stock-11.1", dest="stock111",
                     help="10.0: sid's QEMU (build.sh 11.1), for cross-version "
                     "cases")
@@ -1378,7 +1405,8 @@ def main():
         demo_table()
     else:
         run([(f, c) for f, c in check_cases(a.stock, a.patched, a.patched72,
-                                               a.stock72, a.stock111)
+                                               a.stock72, a.stock111,
+                                               a.patched100)
              if (not a.only or a.only in c["name"]) and
              (a.all or not c.get("all_only"))])
         table()
