@@ -124,10 +124,11 @@ check: deps
 
 # make check, plus 6.1's debug kernel beside 6.12's (scripts/debug-kernel),
 # 1 000 000 fuzzer calls on each debug kernel (issue 14), and Debian 13's
-# 6.12 (generic, PREEMPT_RT) and sid's 7.2 in scripts/build-root roots
-# (issue 16).
+# 6.12 (generic, PREEMPT_RT) and sid's 7.2 in scripts/build-root roots,
+# sid's QEMU 10.2.2 with the series and every QEMU case (issue 16).
 check-full: deps
-	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all DEB_KERNELS=all SZ_DAEMON_ALL=1 \
+	DEBUG_KERNELS="6.12 6.1" SZ_FUZZ_DEBUG_CALLS=1000000 PLATFORMS="trixie sid" QEMU_CASES=all \
+		QEMU_TARGETS="7.2 10.0 10.2" DEB_KERNELS=all SZ_DAEMON_ALL=1 \
 		scripts/check
 
 # A debug kernel (KASAN, lockdep, DEBUG_VM, UBSAN, kmemleak, fault

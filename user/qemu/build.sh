@@ -109,6 +109,14 @@ devices=shmemzero-tests
 devices_mak_10_0='CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_MEM=y
 CONFIG_Q35=y'
+# 10.2: x86's ACPI code links CXL's since 10.1, whose host bridge is not
+# selected without default devices, and its root port's parent type is
+# PCIe's (without it QEMU dies at start: "Type 'cxl-rp' is missing its
+# parent 'pcie-root-port-base'"); Debian's build has all four.
+devices_mak_10_2='CONFIG_PXB=y
+CONFIG_CXL=y
+CONFIG_CXL_MEM_DEVICE=y
+CONFIG_PCIE_PORT=y'
 
 common_flags=(--cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
 	--target-list=x86_64-softmmu
@@ -351,6 +359,7 @@ resolve_10.0() {
 		log "$dsc: not the expected .dsc (sha256 $dsc_sha256); delete it to download it again"
 		exit 1; }
 }
+resolve_10.2() { resolve_10.0; }
 "resolve_$target"
 set_keys	# the source actually used (7.2: maybe a fallback)
 cached_or_todo
@@ -364,7 +373,6 @@ unpack_7.2() {
 	rm -rf "$1/.pc"
 }
 unpack_10.0() { unpack_7.2 "$@"; }
-resolve_10.2() { resolve_10.0; }
 unpack_10.2() { unpack_7.2 "$@"; }
 # in_root: how configure, ninja and the library's build run: 10.0 and 10.2
 # in the suite's root (a clean environment: what they need is passed with
@@ -413,6 +421,9 @@ rm -rf "$tree"
 printf '%s\n' "$devices_mak" >"$tree/configs/devices/x86_64-softmmu/$devices.mak"
 if [[ $target == 10.[02] ]]; then
 	printf '%s\n' "$devices_mak_10_0" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
+fi
+if [[ $target == 10.2 ]]; then
+	printf '%s\n' "$devices_mak_10_2" >>"$tree/configs/devices/x86_64-softmmu/$devices.mak"
 fi
 mkdir -p "$tree/build"
 for b in "${todo[@]}"; do
