@@ -126,6 +126,20 @@ common_flags=(--cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++
 	--disable-modules --disable-debug-info --disable-install-blobs
 	--disable-werror)
 src_id_of() { echo "qemu $1"; }
+# in_root: where 10.0, 10.2 and 11.1 run configure, ninja, the library's
+# build and the bundling: their suite's root (a clean environment: what
+# they need is passed with env), which sees the checkout only.
+case $target in
+10.0) suite=trixie ;;
+10.2|11.1) suite=sid ;;
+*) suite= ;;
+esac
+in_root=()
+if [[ -n $suite ]]; then
+	[[ $work/ == "$root"/* ]] || {
+		log "SZ_QEMU_WORK must be inside the checkout, which the $suite root sees"; exit 1; }
+	in_root=("$root/scripts/build-root" "$suite" --)
+fi
 if [[ $target == 7.2 ]]; then
 	# The stock side of the 7.2 tests; its source version, with the
 	# epoch (apt-get source qemu=7.2+dfsg-... finds nothing).
@@ -140,9 +154,6 @@ if [[ $target == 7.2 ]]; then
 	flags=("${common_flags[@]}")
 	builds=(patched)
 elif [[ $target == 11.1 ]]; then
-	[[ $work/ == "$root"/* ]] || {
-		log "SZ_QEMU_WORK must be inside the checkout, which the sid root sees"; exit 1; }
-	in_root=("$root/scripts/build-root" sid --)
 	srcver=$("${in_root[@]}" dpkg-query -W -f='${Version}' qemu-system-x86) || {
 		log "no qemu-system-x86 in the sid root"; exit 1; }
 	src_id_of() { echo "qemu-system-x86 $1 sid (Debian's binary)"; }
@@ -153,10 +164,10 @@ else
 	# porting and testing the series again, so it is pinned, with its
 	# .dsc's hash (which holds the other files' hashes).
 	if [[ $target == 10.0 ]]; then
-		suite=trixie srcver=1:10.0.13+ds-0+deb13u1
+		srcver=1:10.0.13+ds-0+deb13u1
 		dsc_sha256=a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad
 	else
-		suite=sid srcver=1:10.2.2+ds-1
+		srcver=1:10.2.2+ds-1
 		dsc_sha256=f1684b3aa5ec500c3389d346c6501dee45041ea91656c6556d4da9023b7987dd
 	fi
 	dsc=$src_dir/qemu_${srcver#*:}.dsc
@@ -239,6 +250,24 @@ prune_cache() {
 	done
 }
 
+# publish FROM DST FILE...: into the cache directory DST, the lib/ and
+# modules/ that FROM has, then each FILE of FROM, the last one (the binary,
+# which cached_or_todo looks for) last, each moved into place whole.
+publish() {
+	local from=$1 dst=$2 d f
+	shift 2
+	mkdir -p "$dst"
+	for d in lib modules; do
+		[[ -d $from/$d ]] || continue
+		rm -rf "${dst:?}/$d"
+		cp -a "$from/$d" "$dst/$d"
+	done
+	for f; do
+		cp "$from/$f" "$dst/$f.tmp"
+		mv "$dst/$f.tmp" "$dst/$f"
+	done
+}
+
 # 11.1: sid's own binary (and its qtest accelerator module), bundled in the
 # sid root like 10.0's builds.
 if [[ $target == 11.1 ]]; then
@@ -246,17 +275,14 @@ if [[ $target == 11.1 ]]; then
 	dst=$cache/$(key_of stock)
 	from=$work/bundle-stock
 	rm -rf "$from"
-	mkdir -p "$from/lib" "$from/modules" "$dst"
+	mkdir -p "$from/lib" "$from/modules"
 	{ "${in_root[@]}" sh -c 'cp /usr/bin/qemu-system-x86_64 "$1/" &&
 		cp /usr/lib/x86_64-linux-gnu/qemu/accel-qtest.so "$1/modules/"' copy "$from" &&
 	  "${in_root[@]}" sh -c "$bundle" bundle "$from" "$dst" qemu-system-x86_64; } \
 		>"$work/bundle-stock.log" 2>&1 || {
 		cat "$work/bundle-stock.log" >&2
 		log "bundling sid's qemu-system-x86_64 failed"; exit 1; }
-	rm -rf "$dst/lib" "$dst/modules"
-	cp -a "$from/lib" "$from/modules" "$dst/"
-	cp "$from/qemu-system-x86_64" "$dst/qemu-system-x86_64.tmp"
-	mv "$dst/qemu-system-x86_64.tmp" "$dst/qemu-system-x86_64"
+	publish "$from" "$dst" qemu-system-x86_64
 	{ echo "source $src_id"; echo "build stock (Debian's binary)"
 	  echo "seconds $((SECONDS - start))"; } >"$dst/info"
 	link_all
@@ -374,15 +400,6 @@ unpack_7.2() {
 }
 unpack_10.0() { unpack_7.2 "$@"; }
 unpack_10.2() { unpack_7.2 "$@"; }
-# in_root: how configure, ninja and the library's build run: 10.0 and 10.2
-# in the suite's root (a clean environment: what they need is passed with
-# env).
-in_root=()
-if [[ $target == 10.[02] ]]; then
-	[[ $work/ == "$root"/* ]] || {
-		log "SZ_QEMU_WORK must be inside the checkout, which the $suite root sees"; exit 1; }
-	in_root=("$root/scripts/build-root" "$suite" --)
-fi
 start=$SECONDS
 
 # libshmemzero, static, so the binary needs nothing at run time.
@@ -445,7 +462,6 @@ for b in "${todo[@]}"; do
 		grep -E 'error|Error' "$tree/build/ninja-$b.log" | head -n 20 >&2
 		log "build failed ($tree/build/ninja-$b.log)"; exit 1; }
 	dst=$cache/$(key_of "$b")
-	mkdir -p "$dst"
 	from=$tree/build
 	if [[ $target == 10.[02] ]]; then
 		from=$tree/bundle-$b
@@ -459,13 +475,8 @@ for b in "${todo[@]}"; do
 			>"$tree/build/bundle-$b.log" 2>&1 || {
 			cat "$tree/build/bundle-$b.log" >&2
 			log "making the binaries relocatable failed"; exit 1; }
-		rm -rf "$dst/lib"
-		cp -a "$from/lib" "$dst/lib"
 	fi
-	for x in $(extras_of "$b") qemu-system-x86_64; do	# the binary last
-		cp "$from/${x##*/}" "$dst/${x##*/}.tmp"
-		mv "$dst/${x##*/}.tmp" "$dst/${x##*/}"
-	done
+	publish "$from" "$dst" $(extras_of "$b" | sed 's|.*/||') qemu-system-x86_64
 	{ echo "source $src_id"; echo "build $b"
 	  [[ $b == patched ]] && printf 'patch %s\n' "${patches[@]##*/}"
 	  echo "configure ${flags[*]} ${extra[*]}"
