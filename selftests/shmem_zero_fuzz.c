@@ -554,7 +554,7 @@ static struct tctx *thr[MAX_THREADS];
 
 /* The huge template: MAXR valid ranges, a page of bad ones, a guard. */
 static struct shmem_zero_range *tmpl;
-#define TMPL_MIN_NS	1000000000ULL	/* 10 of it between two template calls */
+#define TMPL_MIN_NS	1000000000ULL	/* starts 10 x max(this, last call) apart */
 static _Atomic uint64_t tmpl_start_ns, tmpl_next_ns;
 static atomic_bool tmpl_busy;
 
