@@ -1532,13 +1532,6 @@ static void *racer_uring(void *arg)
 }
 
 /*
- * udmabufs over random pieces of the file (for the zeroing modes created
- * with the pages held, as for io_uring), each checked page by page under
- * the page's lock: it maps what the file holds, and a store through it
- * (the "device"; udmabuf never marks a page dirty) is the page's new last
- * write, seen by pread() at once.  Then destroyed.
- */
-/*
  * Does UDMABUF_CREATE pin (FOLL_PIN) the file's pages?  RECLAIM of a zero
  * page a udmabuf holds reports it pinned if so, busy if the udmabuf holds
  * a plain reference.
@@ -1562,6 +1555,13 @@ static bool udmabuf_pins(struct cell *c)
 	return pins;
 }
 
+/*
+ * udmabufs over random pieces of the file (for the zeroing modes created
+ * with the pages held, as for io_uring), each checked page by page under
+ * the page's lock: it maps what the file holds, and a store through it
+ * (the "device"; udmabuf never marks a page dirty) is the page's new last
+ * write, seen by pread() at once.  Then destroyed.
+ */
 static void *racer_udmabuf(void *arg)
 {
 	struct cell *c = arg;
