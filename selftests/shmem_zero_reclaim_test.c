@@ -24,7 +24,6 @@
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 
-#include <linux/udmabuf.h>
 #include <linux/userfaultfd.h>
 
 #include "shmem_zero_harness.h"
@@ -950,8 +949,8 @@ TEST_F(sz, reclaim_stress_pinned)
  * udmabuf (CONFIG_UDMABUF unset): skipped.  The 6.1 debug kernel has it,
  * and there udmabuf takes plain page references (shmem_read_mapping_page(),
  * before memfd_pin_folios()), which RECLAIM counts busy, not pinned:
- * ub_holds() first asks RECLAIM which of the two a live udmabuf's pages
- * are, and that none of them is freed.
+ * udmabuf_holds() first asks RECLAIM which of the two a live udmabuf's
+ * pages are, and that none of them is freed.
  */
 #define UB_PAGES	1024ULL		/* 4 MiB */
 #define UB_LEN		32ULL		/* pages per udmabuf */
@@ -1069,41 +1068,6 @@ static void ub_check(struct ub *u, const char *b, uint64_t first, uint64_t *seq)
 	}
 }
 
-/*
- * RECLAIM over the zero pages [0, UB_LEN) of u->fd, mapped, with a
- * udmabuf over them: frees none, and reports all as pinned (*pins: a
- * udmabuf that pins, 6.11+) or all as busy (a udmabuf holding plain
- * references); once it is closed, frees them all.  0, or a failing step.
- */
-static int ub_holds(struct ub *u, bool *pins)
-{
-	struct udmabuf_create c = {
-		.memfd = u->fd, .flags = UDMABUF_FLAGS_CLOEXEC, .size = UB_LEN * PG,
-	};
-	struct shmem_zero_args a;
-	volatile char sink;
-	int buf, e;
-
-	for (uint64_t p = 0; p < UB_LEN; p++)
-		sink = u->m[p * PG + 8];
-	(void)sink;
-	buf = ioctl(u->udev, UDMABUF_CREATE, &c);
-	if (buf < 0)
-		return 1;
-	lru_flush();	/* no reference but the udmabuf's is extra */
-	e = sz_pages(u->dev, u->fd, RECLAIM, 0, UB_LEN, &a);
-	close(buf);
-	if (e || a.freed_pages)
-		return 2;
-	*pins = a.pinned_pages == UB_LEN;
-	if (!*pins && (a.pinned_pages || a.busy_pages != UB_LEN))
-		return 3;
-	lru_flush();
-	if (sz_pages(u->dev, u->fd, RECLAIM, 0, UB_LEN, &a) || a.freed_pages != UB_LEN)
-		return 4;
-	return 0;
-}
-
 TEST_F(sz, reclaim_udmabuf)
 {
 	struct ub u = { .dev = self->dev };
@@ -1123,7 +1087,7 @@ TEST_F(sz, reclaim_udmabuf)
 	ASSERT_EQ(0, fcntl(u.fd, F_ADD_SEALS, F_SEAL_SHRINK));
 	u.m = mmap(NULL, UB_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, u.fd, 0);
 	ASSERT_NE(MAP_FAILED, u.m);
-	step = ub_holds(&u, &pins);
+	step = udmabuf_holds(u.dev, u.udev, &pins);
 	ASSERT_EQ(0, step) TH_LOG("RECLAIM over a live udmabuf's pages: step %d failed", step);
 	TH_LOG("a live udmabuf's pages: RECLAIM leaves them, %s",
 	       pins ? "pinned (memfd_pin_folios)" : "busy (plain page references)");

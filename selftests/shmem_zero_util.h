@@ -30,6 +30,7 @@
 
 #include <linux/falloc.h>
 #include <linux/shmem_zero.h>
+#include <linux/udmabuf.h>
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
@@ -382,6 +383,57 @@ static inline void lru_flush(void)
 			munlock(page, PG);
 	}
 	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/*
+ * How this kernel's udmabuf holds a memfd's pages, asked of RECLAIM: a
+ * udmabuf over UDMABUF_PROBE zero pages of a memfd of its own makes RECLAIM
+ * free none of them and report all pinned (*pins: memfd_pin_folios(),
+ * 6.11+) or all busy (plain page references from shmem_read_mapping_page()
+ * before it); once the udmabuf is closed, RECLAIM frees them all.  @udev is
+ * /dev/udmabuf.  0, or the step that failed: 1 the memfd or
+ * UDMABUF_CREATE (errno), 2 RECLAIM failed or freed a page, 3 neither all
+ * pinned nor all busy, 4 not all freed once closed.
+ */
+#define UDMABUF_PROBE	32ULL
+
+static inline int udmabuf_holds(int dev, int udev, bool *pins)
+{
+	struct shmem_zero_range r = { 0, UDMABUF_PROBE * PG };
+	struct udmabuf_create c = {
+		.flags = UDMABUF_FLAGS_CLOEXEC, .size = UDMABUF_PROBE * PG,
+	};
+	struct shmem_zero_args a;
+	int fd, buf, step = 1, e;
+
+	fd = memfd("udmabuf-probe", UDMABUF_PROBE * PG, MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return step;
+	c.memfd = fd;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		goto out;
+	buf = ioctl(udev, UDMABUF_CREATE, &c);	/* allocates the holes */
+	if (buf < 0)
+		goto out;
+	lru_flush();	/* no reference but the udmabuf's is extra */
+	e = sz_call(dev, fd, SHMEM_ZERO_MODE_RECLAIM, &r, 1, NULL, 0, &a);
+	close(buf);
+	step = 2;
+	if (e || a.freed_pages)
+		goto out;
+	*pins = a.pinned_pages == UDMABUF_PROBE;
+	step = 3;
+	if (!*pins && (a.pinned_pages || a.busy_pages != UDMABUF_PROBE))
+		goto out;
+	lru_flush();
+	step = 4;
+	if (sz_call(dev, fd, SHMEM_ZERO_MODE_RECLAIM, &r, 1, NULL, 0, &a) ||
+	    a.freed_pages != UDMABUF_PROBE)
+		goto out;
+	step = 0;
+out:
+	close(fd);
+	return step;
 }
 
 /* Some swap area is on (the header line of /proc/swaps is not all). */
