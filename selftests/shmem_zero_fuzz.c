@@ -72,6 +72,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <linux/futex.h>
 #include <linux/magic.h>
 #include <linux/userfaultfd.h>
@@ -140,6 +141,7 @@ static int opt_debug;	/* SZF_DEBUG: 1 resolve after every change, 2 CPU times */
 static int dev = -1;
 static bool is_root, thp_possible, swap_on;
 static uint64_t hp_size;		/* huge page size, 0: no hugetlb */
+static bool hp_split_ok;		/* a hugetlb VMA may be split */
 static long hp_saved = -1;		/* nr_hugepages to restore */
 static int uffd = -1;
 static double t_start;
@@ -3328,7 +3330,7 @@ static void *chaos_maps_main(void *arg)
 			break;
 		case 5:		/* shrunk in place */
 			if (!atomic_load(&sl->mapped) || sl->len <= hp_size ||
-			    sl->len <= PG)
+			    sl->len <= PG || (cf[sl->cf].huge && !hp_split_ok))
 				break;
 			{
 				uint64_t al = cf[sl->cf].huge ? hp_size : PG;
@@ -3441,6 +3443,22 @@ static void hugetlb_setup(void)
 	}
 	xftruncate(fd, 4 * hp_size);
 	kinds[K_HUGETLB].fd = fd;
+	/*
+	 * 6.1.y's backport of "mm/hugetlb: unshare page tables during VMA
+	 * split, not before" calls hugetlb_split() from __vma_adjust() before
+	 * that takes i_mmap_rwsem, so hugetlb_split()'s
+	 * i_mmap_assert_write_locked() warns under lockdep at every partial
+	 * munmap or mremap shrink of a hugetlb VMA, with or without this
+	 * module.  Whole hugetlb mappings are still mapped, moved and
+	 * unmapped there; only the shrink is left out.
+	 */
+	{
+		struct utsname u;
+
+		hp_split_ok = uname(&u) || strncmp(u.release, "6.1.", 4);
+		if (!hp_split_ok)
+			note("6.1: hugetlb mappings are not shrunk (hugetlb_split() warns there)\n");
+	}
 	kinds[K_HUGETLB].pages = 4 * hp_size / PG;
 }
 
