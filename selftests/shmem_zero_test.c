@@ -3001,7 +3001,7 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	uint64_t *tag = calloc(n, sizeof(*tag)), exact, others, zeroed = 0;
 	uint64_t tot = 0, in = 0, past = 0, ngone = 0;
 	uint8_t *map = malloc(n), *exp = malloc(n), *gone = calloc(n, 1);
-	long long so0, so1, sf0, sf1, free0, free1, free2, out0, out1, first_bad;
+	long long so0, so1, sf0, sf1, free0, free1, free2, out0, out1, out_size, first_bad;
 	struct shmem_zero_args a, q;
 	bool large;
 	char *m;
@@ -3050,6 +3050,7 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 		sf0 = mthp_stat(kb, "swpout_fallback");
 		free0 = meminfo_kb("SwapFree");
 		out0 = vmstat("pswpout");
+		out_size = out0;
 		for (int i = 0; i < 3; i++) {
 			ASSERT_EQ(0, madvise(m, n * PG, MADV_PAGEOUT))
 				TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
@@ -3116,12 +3117,17 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	EXPECT_EQ(n / 2, a.swap_pages);
 	EXPECT_EQ(0ULL, a.freed_pages + a.zeroed_pages);
 	/*
-	 * Freeing a whole large entry bypasses the per-cpu slot cache: exact,
-	 * unless something else in the guest swapped out meanwhile (pswpout
-	 * moved), whose slot allocation may take a batch of 64 slots per CPU.
+	 * Whole large entries, freed as punch-hole frees them: SwapFree
+	 * grows by all of them but what sits in the per-cpu batches of
+	 * mm/swap_slots.c, up to 64 slots a CPU (slack): freed slots that go
+	 * through free_swap_slot() wait there before they count, and an
+	 * order-0 swap-out elsewhere (pswpout moves) takes a batch of 64.
+	 * 6.12 was seen 64 slots short (256 kB) in 3 of 8 runs, with
+	 * pswpout, swpout_zero, pgscan and SwapCached all unchanged; a leak
+	 * shows at the end of the size instead (below), where it adds up.
 	 */
 	EXPECT_GE(free2 - free1, (long long)(n / 2 * PG / KB) -
-		  (large && out1 == out0 ? 0 : slack))
+		  (out1 == out0 ? slack : 2 * slack))
 		TH_LOG("SwapFree %lld -> %lld kB, pswpout %lld -> %lld", free1, free2,
 		       out0, out1);
 	TH_LOG("  whole entries: SwapFree +%lld kB for %llu kB discarded", free2 - free1,
@@ -3144,6 +3150,14 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	EXPECT_EQ(0, blocks(fd));
 	munmap(m, n * PG);
 	close(fd);
+	/*
+	 * Every slot this size took is back, within the per-cpu batches: a
+	 * slot DISCARD failed to free would stay taken, size after size.
+	 */
+	free2 = meminfo_kb("SwapFree");
+	EXPECT_GE(free2, free0 - (vmstat("pswpout") - out_size == (long long)n ?
+				  slack : 2 * slack))
+		TH_LOG("%ukB: SwapFree %lld kB before the size, %lld after", kb, free0, free2);
 	free(tag);
 	free(map);
 	free(exp);
