@@ -3457,7 +3457,7 @@ static void hugetlb_setup(void)
 
 		hp_split_ok = uname(&u) || strncmp(u.release, "6.1.", 4);
 		if (!hp_split_ok)
-			note("6.1: hugetlb mappings are not shrunk (hugetlb_split() warns there)\n");
+			note("6.1: hugetlb mappings are not shrunk (hugetlb_split warns)\n");
 	}
 	kinds[K_HUGETLB].pages = 4 * hp_size / PG;
 }
