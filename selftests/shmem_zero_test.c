@@ -3123,8 +3123,8 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	 * through free_swap_slot() wait there before they count, and an
 	 * order-0 swap-out elsewhere (pswpout moves) takes a batch of 64.
 	 * 6.12 was seen 64 slots short (256 kB) in 3 of 8 runs, with
-	 * pswpout, swpout_zero, pgscan and SwapCached all unchanged; a leak
-	 * shows at the end of the size instead (below), where it adds up.
+	 * pswpout, swpout_zero, pgscan and SwapCached all unchanged.  A
+	 * slot left taken is also caught at the end of the size (below).
 	 */
 	EXPECT_GE(free2 - free1, (long long)(n / 2 * PG / KB) -
 		  (out1 == out0 ? slack : 2 * slack))
@@ -3152,7 +3152,7 @@ static void swap_large_entries(struct __test_metadata *_metadata, int dev,
 	close(fd);
 	/*
 	 * Every slot this size took is back, within the per-cpu batches: a
-	 * slot DISCARD failed to free would stay taken, size after size.
+	 * slot DISCARD failed to free would still be taken here.
 	 */
 	free2 = meminfo_kb("SwapFree");
 	EXPECT_GE(free2, free0 - (vmstat("pswpout") - out_size == (long long)n ?
